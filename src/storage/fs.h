@@ -1,0 +1,42 @@
+/* Local filesystem access. Every output file goes through vc_fs_write_atomic
+ * so a crash never leaves a half-written file under its final name. */
+#ifndef VC_STORAGE_FS_H
+#define VC_STORAGE_FS_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#include "util/common.h"
+
+/* mkdir -p. Returns 0, or -errno. */
+int vc_fs_mkdirs(const char *dir);
+
+/* Write data to path: parent dirs created, data written to a temporary name
+ * in the same directory, fsync'd, then renamed over path. Returns 0 or -errno;
+ * on failure nothing is left under path or the temporary name. */
+int vc_fs_write_atomic(const char *path, const void *data, size_t len);
+
+/* Same, but skips (returns 1) when path already exists, as Cosmos Curator's
+ * writers do ("already exists, skipping"). */
+int vc_fs_write_atomic_noclobber(const char *path, const void *data, size_t len);
+
+/* Read a whole file (NUL-terminated for convenience). NULL and errno on failure. */
+char *vc_fs_read_all(const char *path, size_t *len);
+
+bool vc_fs_exists(const char *path);
+bool vc_fs_is_dir(const char *path);
+
+/* Every regular file under dir, recursively (symlinks followed), full paths,
+ * in Python sorted() order of the full path string. Returns 0 or -errno. */
+int vc_fs_list_recursive(const char *dir, vc_strlist *out);
+
+/* path relative to root ("root/a/b.mp4" -> "a/b.mp4"); NULL if not under root. */
+char *vc_fs_relpath(const char *root, const char *path);
+
+/* Join with exactly one '/' between parts. */
+char *vc_fs_join(const char *a, const char *b);
+
+/* Remove leftover temporary files from interrupted atomic writes under dir. */
+void vc_fs_clean_temp(const char *dir);
+
+#endif
