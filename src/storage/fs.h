@@ -26,8 +26,11 @@ char *vc_fs_read_all(const char *path, size_t *len);
 bool vc_fs_exists(const char *path);
 bool vc_fs_is_dir(const char *path);
 
-/* Every regular file under dir, recursively (symlinks followed), full paths,
- * in Python sorted() order of the full path string. Returns 0 or -errno. */
+/* Every regular file under dir, recursively, full paths, in Python sorted()
+ * order of the path string, appended to out. Symlinks to files are listed;
+ * symlinked directories are not descended (as Python's rglob); our temporary
+ * files are skipped. Returns 0, or -errno when dir itself cannot be read
+ * (-ENOENT when it does not exist; out is then unchanged). */
 int vc_fs_list_recursive(const char *dir, vc_strlist *out);
 
 /* path relative to root ("root/a/b.mp4" -> "a/b.mp4"); NULL if not under root. */
@@ -36,7 +39,16 @@ char *vc_fs_relpath(const char *root, const char *path);
 /* Join with exactly one '/' between parts. */
 char *vc_fs_join(const char *a, const char *b);
 
-/* Remove leftover temporary files from interrupted atomic writes under dir. */
+/* Remove leftover temporary files from interrupted atomic writes under dir.
+ * Call it before any writer starts: it also removes in-flight temp files. */
 void vc_fs_clean_temp(const char *dir);
+
+/* True for a file name vc_fs_write_atomic uses as its temporary name
+ * (".<base>.tmp-<pid>-<tid>-<n>"); listings skip these. */
+bool vc_fs_is_temp_name(const char *name);
+
+/* str(pathlib.PurePosixPath(path)): repeated '/' and "." parts dropped,
+ * no trailing '/' (Cosmos Curator hashes and records paths in this form). */
+char *vc_fs_pypath(const char *path);
 
 #endif
