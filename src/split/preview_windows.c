@@ -1,0 +1,165 @@
+#include "split/preview_windows.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/common.h"
+#include "util/log.h"
+#include "video/preview.h"
+
+#define MAX_HELD 64
+
+typedef struct block {
+    vc_preview *pv;
+    uint8_t *webp;           /* finished early (the next block proved it ends here) */
+    size_t len;
+    bool done;
+} block;
+
+struct vc_preview_set {
+    int w, h, fmt;
+    AVRational fps;
+    block *blocks;
+    int64_t nblocks;
+    AVFrame *held[MAX_HELD];   /* frames of the newest block that could extend the previous window */
+    int64_t held_index[MAX_HELD];
+    int nheld;
+};
+
+int vc_caption_windows(int64_t n, int64_t (*win)[2], int max)
+{
+    int k = 0;
+    if (n < 4)
+        return 0;
+    if (n <= VC_WINDOW_SIZE) {
+        win[0][0] = 0;
+        win[0][1] = n - 1;
+        return 1;
+    }
+    int64_t full = n / VC_WINDOW_SIZE, r = n % VC_WINDOW_SIZE;
+    for (int64_t i = 0; i < full && k < max; i++, k++) {
+        win[k][0] = i * VC_WINDOW_SIZE;
+        win[k][1] = i * VC_WINDOW_SIZE + VC_WINDOW_SIZE - 1;
+    }
+    if (r >= VC_WINDOW_REMAINDER && k < max) {
+        win[k][0] = n - r;
+        win[k][1] = n - 1;
+        k++;
+    } else if (r > 0 && k > 0) {
+        win[k - 1][1] = n - 1;
+    }
+    return k;
+}
+
+/* Does the fps=1 sampling show window-relative frame j? (video/preview.h rule) */
+static bool shown(const vc_preview_set *s, int64_t j)
+{
+    double step = (double)s->fps.den / s->fps.num;
+    return llround((double)(j + 1) * step) > llround((double)j * step);
+}
+
+vc_preview_set *vc_preview_set_new(const AVFrame *first, const vc_video_info *info)
+{
+    vc_preview_set *s = vc_xcalloc(1, sizeof(*s));
+    s->w = first->width;
+    s->h = first->height;
+    s->fmt = first->format;
+    s->fps = (AVRational){ info->fps_num, info->fps_den };
+    return s;
+}
+
+static void finish_block(block *b)
+{
+    if (b->done || !b->pv)
+        return;
+    if (vc_preview_finish(b->pv, &b->webp, &b->len) < 0) {
+        b->webp = NULL;
+        b->len = 0;
+    }
+    vc_preview_free(b->pv);
+    b->pv = NULL;
+    b->done = true;
+}
+
+static void drop_held(vc_preview_set *s)
+{
+    for (int i = 0; i < s->nheld; i++)
+        av_frame_free(&s->held[i]);
+    s->nheld = 0;
+}
+
+void vc_preview_set_add(vc_preview_set *s, const AVFrame *frame, int64_t index)
+{
+    int64_t b = index / VC_WINDOW_SIZE, j = index % VC_WINDOW_SIZE;
+    if (j == 0) {
+        char err[256];
+        s->blocks = vc_xrealloc(s->blocks, (size_t)(b + 1) * sizeof(*s->blocks));
+        memset(&s->blocks[b], 0, sizeof(block));
+        s->blocks[b].pv = vc_preview_new(s->w, s->h, s->fmt, s->fps, 240, 1.0, err, sizeof err);
+        if (!s->blocks[b].pv)
+            vc_warn("preview: %s", err);
+        s->nblocks = b + 1;
+    }
+    if (s->blocks[b].pv)
+        vc_preview_add(s->blocks[b].pv, frame, j);
+    if (b == 0)
+        return;
+    if (j < VC_WINDOW_REMAINDER) {
+        /* Might still belong to the previous window (if the clip ends soon). */
+        if (shown(s, VC_WINDOW_SIZE + j) && s->nheld < MAX_HELD) {
+            s->held[s->nheld] = av_frame_clone(frame);
+            s->held_index[s->nheld++] = VC_WINDOW_SIZE + j;
+        }
+    } else if (j == VC_WINDOW_REMAINDER) {
+        /* 128 frames in: this block is a window of its own. */
+        finish_block(&s->blocks[b - 1]);
+        drop_held(s);
+    }
+}
+
+static void attach(vc_split_item *it, block *b, int64_t start, int64_t end)
+{
+    finish_block(b);
+    if (!b->webp)
+        return;
+    int k = it->npreviews++;
+    it->previews = vc_xrealloc(it->previews, (size_t)it->npreviews * sizeof(*it->previews));
+    it->preview_lens = vc_xrealloc(it->preview_lens, (size_t)it->npreviews * sizeof(*it->preview_lens));
+    it->preview_windows = vc_xrealloc(it->preview_windows, (size_t)it->npreviews * sizeof(*it->preview_windows));
+    it->previews[k] = b->webp;
+    it->preview_lens[k] = b->len;
+    it->preview_windows[k][0] = start;
+    it->preview_windows[k][1] = end;
+    b->webp = NULL;
+}
+
+void vc_preview_set_finish(vc_preview_set *s, int64_t n, vc_split_item *it)
+{
+    int max = (int)(n / VC_WINDOW_SIZE) + 2;
+    int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
+    int nw = vc_caption_windows(n, win, max);
+    int64_t r = n % VC_WINDOW_SIZE;
+    if (n > VC_WINDOW_SIZE && r > 0 && r < VC_WINDOW_REMAINDER && s->nblocks >= 2) {
+        /* The tail extends the previous window: give it the held frames. */
+        block *prev = &s->blocks[s->nblocks - 2];
+        for (int i = 0; i < s->nheld && prev->pv; i++)
+            vc_preview_add(prev->pv, s->held[i], s->held_index[i]);
+    }
+    for (int i = 0; i < nw && i < s->nblocks; i++)
+        attach(it, &s->blocks[i], win[i][0], win[i][1]);
+    free(win);
+}
+
+void vc_preview_set_free(vc_preview_set *s)
+{
+    if (!s)
+        return;
+    drop_held(s);
+    for (int64_t i = 0; i < s->nblocks; i++) {
+        vc_preview_free(s->blocks[i].pv);
+        free(s->blocks[i].webp);
+    }
+    free(s->blocks);
+    free(s);
+}

@@ -1,0 +1,152 @@
+#include "split/split.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "split/progress.h"
+#include "dataset/resume.h"
+#include "dataset/summary.h"
+#include "pipeline/cancel.h"
+#include "pipeline/engine.h"
+#include "split/run.h"
+#include "split/stage_cut.h"
+#include "split/stage_probe.h"
+#include "split/stage_write.h"
+#include "storage/fs.h"
+#include "util/common.h"
+#include "util/log.h"
+
+static void cancel_pipeline(void *opaque)
+{
+    vc_pipeline_cancel(opaque);
+}
+
+/* The videos this run works on, as relpaths and full paths. */
+static int select_videos(const vc_split_config *cfg, vc_resume_result *sel)
+{
+    memset(sel, 0, sizeof(*sel));
+    if (!cfg->input_video_list_json_path && !vc_fs_is_dir(cfg->input_video_path)) {
+        /* One file: it is its own listing. */
+        const char *slash = strrchr(cfg->input_video_path, '/');
+        const char *rel = slash ? slash + 1 : cfg->input_video_path;
+        vc_strlist_push(&sel->all_videos, rel);
+        vc_strlist done = { 0 };
+        vc_resume_find_processed(cfg->output_clip_path, &done);
+        vc_resume_filter(&sel->all_videos, &done, cfg->limit, &sel->to_process);
+        sel->num_processed = done.len;
+        vc_strlist_free(&done);
+        return 0;
+    }
+    vc_resume_input in = {
+        .input_path = cfg->input_video_path,
+        .output_path = cfg->output_clip_path,
+        .list_json_path = cfg->input_video_list_json_path,
+        .limit = cfg->limit,
+    };
+    char *err = NULL;
+    if (vc_resume_select(&in, sel, &err) < 0) {
+        vc_error("%s", err ? err : "cannot list the input videos");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static char *full_path(const vc_split_config *cfg, const char *rel)
+{
+    if (!cfg->input_video_list_json_path && !vc_fs_is_dir(cfg->input_video_path))
+        return vc_xstrdup(cfg->input_video_path);
+    return vc_fs_join(cfg->input_video_path, rel);
+}
+
+static void build_pipeline(vc_pipeline *p, vc_split_run *run)
+{
+    const vc_split_config *cfg = run->cfg;
+    int workers = VC_MAX(1, cfg->video_workers);
+    /* Probing is cheap; a small queue in front of cut keeps decoders fed
+     * without reading far ahead. The write queue absorbs bursts of clips. */
+    vc_pipeline_add(p, &vc_stage_probe, run, 1, 2);
+    vc_pipeline_add(p, &vc_stage_cut, run, workers, 1);
+    vc_pipeline_add(p, &vc_stage_write, run, 2, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
+}
+
+static int64_t total_input_bytes(const vc_split_config *cfg, const vc_strlist *rels)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < rels->len; i++) {
+        char *path = full_path(cfg, rels->items[i]);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            sum += ftell(f);
+            fclose(f);
+        }
+        free(path);
+    }
+    return sum;
+}
+
+int vc_split_main(const vc_split_config *cfg)
+{
+    int rc = vc_fs_mkdirs(cfg->output_clip_path);
+    if (rc < 0) {
+        vc_error("%s: cannot create the output folder: %s", cfg->output_clip_path, strerror(-rc));
+        return VC_EXIT_FATAL;
+    }
+    vc_fs_clean_temp(cfg->output_clip_path);
+    char *summary = vc_fs_join(cfg->output_clip_path, "summary.json");
+    if (vc_fs_exists(summary))
+        vc_warn("%s exists: resuming (finished videos are skipped)", summary);
+    free(summary);
+
+    vc_resume_result sel;
+    if (select_videos(cfg, &sel) < 0)
+        return VC_EXIT_FATAL;
+    vc_info("%zu videos listed, %zu already processed, %zu to process", sel.all_videos.len,
+            sel.num_processed, sel.to_process.len);
+
+    vc_split_run run = { .cfg = cfg, .t_start = vc_now() };
+    atomic_store(&run.stats.videos_total, (long long)sel.to_process.len);
+    vc_pipeline *p = vc_pipeline_new();
+    build_pipeline(p, &run);
+    vc_cancel_set_callback(cancel_pipeline, p);
+    vc_progress *prog = vc_progress_start(&run, cfg->progress);
+    vc_pipeline_start(p);
+    for (size_t i = 0; i < sel.to_process.len && !vc_cancelled(); i++) {
+        char *path = full_path(cfg, sel.to_process.items[i]);
+        vc_split_video *sv = vc_split_video_new(path, sel.to_process.items[i]);
+        free(path);
+        if (!vc_pipeline_feed(p, vc_split_item_new(VC_ITEM_VIDEO, sv)))
+            break;
+    }
+    int prc = vc_pipeline_finish(p);
+    vc_cancel_set_callback(NULL, NULL);
+    vc_progress_stop(prog);
+    vc_pipeline_free(p);
+
+    double minutes = (vc_now() - run.t_start) / 60.0;
+    vc_summary_input si = {
+        .output_path = cfg->output_clip_path,
+        .input_path = cfg->input_video_path,
+        .input_videos = &sel.all_videos,
+        .num_input_videos_selected = (int64_t)sel.to_process.len,
+        .embedding_algorithm = "internvideo2",
+        .limit = cfg->limit,
+        .pipeline_run_time = minutes,
+        .total_video_bytes = total_input_bytes(cfg, &sel.to_process),
+        .write_all_caption_json = false,
+    };
+    if (!cfg->dry_run && vc_write_summary(&si) < 0)
+        prc = prc ? prc : -1;
+    vc_progress_report(&run, minutes * 60.0);
+    vc_resume_result_free(&sel);
+
+    if (vc_cancelled())
+        return VC_EXIT_INTERRUPTED;
+    if (prc < 0)
+        return VC_EXIT_FATAL;
+    return atomic_load(&run.stats.videos_failed) > 0 ? VC_EXIT_SOME_FAILED : VC_EXIT_OK;
+}

@@ -1,0 +1,171 @@
+/* The write stage. Every file is written atomically and never overwritten
+ * (Cosmos Curator skips existing objects), and a video's processed record is
+ * written last, after all its clips and chunk records: its presence is what
+ * tells a later run that the video is done. */
+#include "split/stage_write.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset/clipmeta.h"
+#include "dataset/records.h"
+#include "split/run.h"
+#include "storage/fs.h"
+#include "util/common.h"
+#include "util/log.h"
+
+static void write_previews(const vc_split_config *cfg, const vc_split_item *it)
+{
+    for (int i = 0; i < it->npreviews; i++) {
+        char *path = vc_asprintf("%s/previews/%s/%lld_%lld.webp", cfg->output_clip_path, it->clip.uuid,
+                                 (long long)it->preview_windows[i][0], (long long)it->preview_windows[i][1]);
+        if (vc_fs_write_atomic_noclobber(path, it->previews[i], it->preview_lens[i]) < 0)
+            vc_error("%s: cannot write preview", path);
+        free(path);
+    }
+}
+
+static void add_note(vc_split_video *sv, const vc_clip *c, const vc_chunk_stats *st)
+{
+    pthread_mutex_lock(&sv->lock);
+    if (sv->nnotes == sv->cap_notes) {
+        sv->cap_notes = sv->cap_notes ? sv->cap_notes * 2 : 16;
+        sv->notes = vc_xrealloc(sv->notes, (size_t)sv->cap_notes * sizeof(*sv->notes));
+    }
+    vc_clip_note *n = &sv->notes[sv->nnotes++];
+    n->clip = *c;
+    n->clip.mp4 = NULL;
+    n->clip.error = NULL;
+    n->stats = *st;
+    pthread_mutex_unlock(&sv->lock);
+}
+
+static void write_clip(vc_split_run *run, vc_split_item *it)
+{
+    const vc_split_config *cfg = run->cfg;
+    vc_clip *c = &it->clip;
+    char *mp4_path = vc_out_clip_mp4_path(cfg->output_clip_path, c->uuid, false);
+    if (c->mp4 && cfg->upload_clips && !cfg->dry_run) {
+        int rc = vc_fs_write_atomic_noclobber(mp4_path, c->mp4, c->mp4_len);
+        if (rc < 0)
+            vc_error("%s: cannot write clip: %s", mp4_path, strerror(-rc));
+        else
+            atomic_fetch_add(&run->stats.bytes_written, (long long)c->mp4_len);
+    }
+    if (c->error) {
+        vc_warn("%s: clip %s failed to transcode: %s", it->video->v.path, c->uuid, c->error);
+        atomic_fetch_add(&run->stats.clips_failed, 1);
+    }
+    json_t *meta = vc_clipmeta_json(&it->video->v, c, mp4_path);
+    if (!cfg->dry_run) {
+        vc_write_clip_meta(cfg->output_clip_path, c->uuid, meta);
+        write_previews(cfg, it);
+    }
+    vc_chunk_stats st = { 0 };
+    vc_chunk_stats_add_clip(&st, c, false, meta, false, it->npreviews > 0);
+    json_decref(meta);
+    free(mp4_path);
+    add_note(it->video, c, &st);
+    atomic_fetch_add(&run->stats.clips_written, 1);
+}
+
+static int cmp_note(const void *a, const void *b)
+{
+    const vc_clip_note *x = a, *y = b;
+    return (x->clip.start_frame > y->clip.start_frame) - (x->clip.start_frame < y->clip.start_frame);
+}
+
+static void sum_stats(vc_chunk_stats *to, const vc_chunk_stats *s)
+{
+    to->num_clips_filtered_by_motion += s->num_clips_filtered_by_motion;
+    to->num_clips_filtered_by_aesthetic += s->num_clips_filtered_by_aesthetic;
+    to->num_clips_filtered_by_qwen_classifier += s->num_clips_filtered_by_qwen_classifier;
+    to->num_clips_filtered_by_qwen_semantic += s->num_clips_filtered_by_qwen_semantic;
+    to->num_clips_filtered_by_artificial_text += s->num_clips_filtered_by_artificial_text;
+    to->num_clips_passed += s->num_clips_passed;
+    to->num_clips_transcoded += s->num_clips_transcoded;
+    to->num_clips_with_embeddings += s->num_clips_with_embeddings;
+    to->num_clips_with_caption += s->num_clips_with_caption;
+    to->num_clips_with_webp += s->num_clips_with_webp;
+    to->total_clip_duration += s->total_clip_duration;
+    to->max_clip_duration = VC_MAX(to->max_clip_duration, s->max_clip_duration);
+    to->total_prompt_tokens += s->total_prompt_tokens;
+    to->total_output_tokens += s->total_output_tokens;
+}
+
+static void write_video_records(vc_split_run *run, vc_split_video *sv)
+{
+    const char *out = run->cfg->output_clip_path;
+    size_t n = (size_t)sv->nnotes;
+    qsort(sv->notes, n, sizeof(*sv->notes), cmp_note);
+    vc_clip *clips = vc_xcalloc(n + 1, sizeof(*clips));
+    for (size_t i = 0; i < n; i++)
+        clips[i] = sv->notes[i].clip;
+    size_t *starts = vc_xcalloc(n + 1, sizeof(*starts));
+    size_t nchunks = vc_chunk_clips(clips, n, run->cfg->clip_re_chunk_size, starts);
+    for (size_t k = 0; k < nchunks; k++) {
+        vc_chunk_stats st = { 0 };
+        for (size_t i = starts[k]; i < starts[k + 1]; i++)
+            sum_stats(&st, &sv->notes[i].stats);
+        vc_chunk_record r = {
+            .chunk_index = (int64_t)k, .stats = &st,
+            .clips = clips + starts[k], .n_clips = starts[k + 1] - starts[k],
+        };
+        vc_write_clip_chunk(out, &sv->v, &r);
+    }
+    vc_write_processed_video(out, &sv->v, (int64_t)n, (int64_t)nchunks);
+    free(starts);
+    free(clips);
+}
+
+static void finalize_video(vc_split_run *run, vc_split_video *sv)
+{
+    if (sv->error) {
+        json_t *errors = json_object();
+        json_object_set_new(errors, sv->error_stage, json_string(sv->error));
+        vc_write_video_errors(run->cfg->output_clip_path, &sv->v, 0, errors);
+        json_decref(errors);
+        vc_error("%s: %s", sv->v.path, sv->error);
+        atomic_fetch_add(&run->stats.videos_failed, 1);
+    } else {
+        write_video_records(run, sv);
+        vc_info("%s: %lld clips", sv->v.path, (long long)sv->nnotes);
+    }
+    atomic_fetch_add(&run->stats.videos_done, 1);
+    atomic_fetch_add(&run->stats.video_seconds_done, (long long)(sv->v.info.duration * 1000));
+}
+
+/* The video is finished once cut is done and every clip it emitted is written. */
+static void maybe_finalize(vc_split_run *run, vc_split_video *sv)
+{
+    pthread_mutex_lock(&sv->lock);
+    bool now = sv->cut_done && !sv->finalized && sv->clips_handled == sv->clips_emitted;
+    if (now)
+        sv->finalized = true;
+    pthread_mutex_unlock(&sv->lock);
+    if (now)
+        finalize_video(run, sv);
+}
+
+static int write_process(vc_stage_ctx *ctx, void *p)
+{
+    vc_split_item *it = p;
+    vc_split_run *run = vc_stage_shared(ctx);
+    vc_split_video *sv = it->video;
+    if (it->kind == VC_ITEM_CLIP) {
+        write_clip(run, it);
+        pthread_mutex_lock(&sv->lock);
+        sv->clips_handled++;
+        pthread_mutex_unlock(&sv->lock);
+    } else {
+        pthread_mutex_lock(&sv->lock);
+        sv->cut_done = true;
+        pthread_mutex_unlock(&sv->lock);
+    }
+    maybe_finalize(run, sv);
+    vc_split_item_free(it);
+    return 0;
+}
+
+const vc_stage vc_stage_write = { "write", write_process, vc_split_item_drop };
