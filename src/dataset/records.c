@@ -71,6 +71,14 @@ char *vc_out_clip_meta_path(const char *out, const char *clip_uuid)
     return p;
 }
 
+char *vc_input_video_path(const char *input_path, const char *relpath)
+{
+    char *joined = vc_asprintf("%s/%s", input_path, relpath);
+    char *p = vc_fs_pypath(joined);
+    free(joined);
+    return p;
+}
+
 void vc_video_uuid(const char *path, char out[VC_UUID_STR_LEN])
 {
     vc_uuid5_url(path, out);

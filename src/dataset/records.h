@@ -20,6 +20,12 @@ char *vc_out_video_error_path(const char *out, const char *relpath, int64_t chun
 char *vc_out_clip_mp4_path(const char *out, const char *clip_uuid, bool filtered);  /* clips|filtered_clips/{uuid}.mp4 */
 char *vc_out_clip_meta_path(const char *out, const char *clip_uuid);       /* metas/v0/{uuid}.json */
 
+/* str(pathlib.Path(input_path, relpath)): the form Cosmos records in
+ * "video"/"source_video" and hashes into video and clip uuids; use it for
+ * vc_video.path. (input_path should itself be normalised with vc_fs_pypath,
+ * or Cosmos's relpath arithmetic breaks on "./" or "//".) */
+char *vc_input_video_path(const char *input_path, const char *relpath);
+
 /* uuid5(NAMESPACE_URL, path): the video_uuid of processed_videos records. */
 void vc_video_uuid(const char *path, char out[VC_UUID_STR_LEN]);
 

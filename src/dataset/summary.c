@@ -201,9 +201,7 @@ static void add_captions(json_t *captions, const json_t *chunk)
 static json_t *video_entry(const vc_summary_input *in, const char *rel, json_t *s,
                            json_t *all_captions)
 {
-    char *joined = vc_asprintf("%s/%s", in->input_path, rel);
-    char *source = vc_fs_pypath(joined);
-    free(joined);
+    char *source = vc_input_video_path(in->input_path, rel);
     json_t *e = json_object();
     json_object_set_new(e, "source_video", vc_pyjson_str(source));
     free(source);

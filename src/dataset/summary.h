@@ -19,8 +19,10 @@ typedef struct vc_summary_input {
     const char *embedding_algorithm;       /* --embedding-algorithm, "internvideo2" by default */
     int64_t limit;                         /* --limit (only changes a log line, as in Cosmos) */
     double pipeline_run_time;              /* minutes */
-    int64_t total_video_bytes;             /* source bytes of the videos processed this run */
-    int64_t num_remuxed_videos;            /* this run's videos remuxed from mpegts */
+    int64_t total_video_bytes;             /* Cosmos sums the source file size once per
+                                              output task, i.e. size x num_clip_chunks per
+                                              video (0 for a video without clips) */
+    int64_t num_remuxed_videos;            /* this run's videos remuxed from mpegts (chunk 0 only) */
     bool write_all_caption_json;           /* also v0/all_window_captions.json (Cosmos default on) */
 } vc_summary_input;
 

@@ -423,6 +423,10 @@ static void test_paths_and_uuid(void **state)
     p = vc_out_clip_meta_path("/out", "u");
     assert_string_equal(p, "/out/metas/v0/u.json");
     free(p);
+    /* str(pathlib.Path(input, rel)) */
+    p = vc_input_video_path("/data//in/", "cam1/./a.mp4");
+    assert_string_equal(p, "/data/in/cam1/a.mp4");
+    free(p);
     char u[VC_UUID_STR_LEN];
     /* str(uuid.uuid5(uuid.NAMESPACE_URL, "/data/in/cam1/a.mp4")) */
     vc_video_uuid("/data/in/cam1/a.mp4", u);
