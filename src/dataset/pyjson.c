@@ -17,11 +17,13 @@ static void put(vc_buf *out, const char *s)
     vc_buf_append(out, s, strlen(s));
 }
 
+/* "\\uXXXX" with lower-case hex, as Python writes it; cp <= 0xFFFF. */
 static void put_escape_u(vc_buf *out, unsigned cp)
 {
-    char tmp[8];
-    snprintf(tmp, sizeof tmp, "\\u%04x", cp);
-    vc_buf_append(out, tmp, 6);
+    static const char hex[] = "0123456789abcdef";
+    char tmp[6] = {'\\', 'u', hex[(cp >> 12) & 0xF], hex[(cp >> 8) & 0xF],
+                   hex[(cp >> 4) & 0xF], hex[cp & 0xF]};
+    vc_buf_append(out, tmp, sizeof tmp);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if s[0] does not
