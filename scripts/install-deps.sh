@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential meson ninja-build pkg-config clang ffmpeg
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
-libx264-dev libopenh264-dev libjansson-dev libwebp-dev libssl-dev libcmocka-dev
+libx264-dev libopenh264-dev libjansson-dev libwebp-dev libssl-dev libcmocka-dev libarchive-dev
 python3 python3-numpy python3-opencv python3-av"
 missing=""
 for p in $PKGS; do

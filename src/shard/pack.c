@@ -1,0 +1,256 @@
+#include "shard/pack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset/pyjson.h"
+#include "shard/parallel.h"
+#include "shard/pickle.h"
+#include "shard/pyload.h"
+#include "shard/tarwriter.h"
+#include "storage/fs.h"
+#include "util/log.h"
+
+enum { FAM_VIDEO, FAM_METAS, FAM_T5, NFAM };
+static const char *const family_dir[NFAM] = { "video", "metas", "t5_xxl" };
+static const char *const family_ext[NFAM] = { "mp4", "json", "pickle" };
+
+typedef struct pack_ctx {
+    const vc_shard_cliplist *clips;
+    const vc_shard_plan *plan;
+    const char *out_root;
+    char *caption_key;
+    vc_buf empty_t5;               /* pickle.dumps([]) */
+    vc_shard_progress_fn progress;
+    void *progress_opaque;
+    long exit_after;               /* test hook: die after this many tars (0: off) */
+    atomic_llong files_written, files_kept, tars_failed, video_bytes, caption_missing;
+    atomic_llong tars_done, bytes_done;
+    pthread_mutex_t lock;          /* serializes progress callbacks */
+} pack_ctx;
+
+char *vc_shard_metas_member(const char *metas_path, const char *caption_key, bool *invalidated,
+                            char **err)
+{
+    size_t len = 0;
+    char *text = vc_fs_read_all(metas_path, &len);
+    if (!text) {
+        *err = vc_asprintf("cannot read %s: %s", metas_path, strerror(errno));
+        return NULL;
+    }
+    char *jerr = NULL;
+    json_t *m = vc_shard_json_loads(text, len, &jerr);
+    free(text);
+    if (!json_is_object(m)) {
+        *err = vc_asprintf("%s: %s", metas_path, jerr ? jerr : "not a JSON object");
+        free(jerr);
+        json_decref(m);
+        return NULL;
+    }
+    /* T5StageForShard: a window without the caption field sets valid False
+     * (in place, so the key keeps its position). */
+    *invalidated = false;
+    size_t i;
+    json_t *win;
+    json_array_foreach(json_object_get(m, "windows"), i, win) {
+        if (!json_object_get(win, caption_key))
+            *invalidated = true;
+    }
+    if (*invalidated)
+        json_object_set_new(m, "valid", json_false());
+    char *out = vc_pyjson_dumps(m, VC_PYJSON_COMPACT);
+    json_decref(m);
+    return out;
+}
+
+static char *family_path(const pack_ctx *ctx, const vc_shard_tar_plan *tp, int fam)
+{
+    return vc_asprintf("%s/%s/%s/%s", ctx->out_root, ctx->plan->bins[tp->bin].rel,
+                       family_dir[fam], tp->rel);
+}
+
+static bool present_with_size(const char *path, int64_t size)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == size;
+}
+
+static char *member_name(const vc_shard_clip *c, int fam)
+{
+    return vc_asprintf("%s.%s", c->uuid, family_ext[fam]);
+}
+
+/* The metas and t5 members of one tar, built in memory (they are small). */
+typedef struct small_members {
+    char **metas;
+    int64_t *metas_len, *t5_len, *video_len;
+} small_members;
+
+static void small_members_free(small_members *s, size_t n)
+{
+    for (size_t i = 0; s->metas && i < n; i++)
+        free(s->metas[i]);
+    free(s->metas);
+    free(s->metas_len);
+    free(s->t5_len);
+    free(s->video_len);
+}
+
+static int build_small_members(pack_ctx *ctx, const vc_shard_tar_plan *tp, small_members *s,
+                               char **err)
+{
+    size_t n = tp->nclips;
+    s->metas = vc_xcalloc(n, sizeof(*s->metas));
+    s->metas_len = vc_xcalloc(n, sizeof(int64_t));
+    s->t5_len = vc_xcalloc(n, sizeof(int64_t));
+    s->video_len = vc_xcalloc(n, sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) {
+        const vc_shard_clip *c = &ctx->clips->items[tp->clips[i]];
+        bool invalidated = false;
+        s->metas[i] = vc_shard_metas_member(c->metas_path, ctx->caption_key, &invalidated, err);
+        if (!s->metas[i])
+            return -1;
+        if (invalidated)
+            atomic_fetch_add(&ctx->caption_missing, 1);
+        s->metas_len[i] = (int64_t)strlen(s->metas[i]);
+        s->t5_len[i] = (int64_t)ctx->empty_t5.len;
+        s->video_len[i] = c->file_bytes;
+    }
+    return 0;
+}
+
+static int write_video_tar(pack_ctx *ctx, const vc_shard_tar_plan *tp, const char *path,
+                           char **err)
+{
+    vc_tar *t = vc_tar_open(path, err);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < tp->nclips; i++) {
+        const vc_shard_clip *c = &ctx->clips->items[tp->clips[i]];
+        int fd = open(c->mp4_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            *err = vc_asprintf("cannot open clip %s: %s", c->mp4_path, strerror(errno));
+            vc_tar_abort(t);
+            return -1;
+        }
+        char *name = member_name(c, FAM_VIDEO);
+        int rc = vc_tar_add_file(t, name, fd, c->file_bytes, err);
+        free(name);
+        close(fd);
+        if (rc < 0) {
+            vc_tar_abort(t);
+            return -1;
+        }
+    }
+    return vc_tar_commit(t, err);
+}
+
+static int write_small_tar(pack_ctx *ctx, const vc_shard_tar_plan *tp, const small_members *s,
+                           int fam, const char *path, char **err)
+{
+    vc_tar *t = vc_tar_open(path, err);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < tp->nclips; i++) {
+        const vc_shard_clip *c = &ctx->clips->items[tp->clips[i]];
+        char *name = member_name(c, fam);
+        int rc = fam == FAM_METAS
+                     ? vc_tar_add_bytes(t, name, s->metas[i], (size_t)s->metas_len[i], err)
+                     : vc_tar_add_bytes(t, name, ctx->empty_t5.data, ctx->empty_t5.len, err);
+        free(name);
+        if (rc < 0) {
+            vc_tar_abort(t);
+            return -1;
+        }
+    }
+    return vc_tar_commit(t, err);
+}
+
+static int pack_tar(pack_ctx *ctx, const vc_shard_tar_plan *tp, char **err)
+{
+    small_members s = { 0 };
+    int rc = build_small_members(ctx, tp, &s, err);
+    const int64_t *lens[NFAM] = { s.video_len, s.metas_len, s.t5_len };
+    for (int fam = 0; fam < NFAM && rc == 0; fam++) {
+        char *path = family_path(ctx, tp, fam);
+        if (present_with_size(path, vc_tar_expected_size(lens[fam], tp->nclips))) {
+            atomic_fetch_add(&ctx->files_kept, 1);
+        } else {
+            char *dir = vc_xstrdup(path);
+            *strrchr(dir, '/') = '\0';
+            int mk = vc_fs_mkdirs(dir);
+            free(dir);
+            if (mk < 0) {
+                *err = vc_asprintf("cannot create the directory of %s: %s", path, strerror(-mk));
+                rc = -1;
+            } else {
+                rc = fam == FAM_VIDEO ? write_video_tar(ctx, tp, path, err)
+                                      : write_small_tar(ctx, tp, &s, fam, path, err);
+            }
+            if (rc == 0)
+                atomic_fetch_add(&ctx->files_written, 1);
+        }
+        free(path);
+    }
+    small_members_free(&s, tp->nclips);
+    return rc;
+}
+
+static void pack_one(size_t i, void *opaque)
+{
+    pack_ctx *ctx = opaque;
+    const vc_shard_tar_plan *tp = &ctx->plan->tars[i];
+    char *err = NULL;
+    if (pack_tar(ctx, tp, &err) < 0) {
+        vc_error("tar %s/%s not written: %s", ctx->plan->bins[tp->bin].rel, tp->rel, err);
+        free(err);
+        atomic_fetch_add(&ctx->tars_failed, 1);
+    } else {
+        int64_t bytes = 0;
+        for (size_t k = 0; k < tp->nclips; k++)
+            bytes += ctx->clips->items[tp->clips[k]].file_bytes;
+        atomic_fetch_add(&ctx->video_bytes, bytes);
+        atomic_fetch_add(&ctx->bytes_done, bytes);
+    }
+    long done = (long)atomic_fetch_add(&ctx->tars_done, 1) + 1;
+    if (ctx->exit_after > 0 && done >= ctx->exit_after)
+        raise(SIGKILL); /* test hook: an abrupt kill in the middle of a run */
+    if (ctx->progress) {
+        pthread_mutex_lock(&ctx->lock);
+        ctx->progress(atomic_load(&ctx->tars_done), atomic_load(&ctx->bytes_done),
+                      ctx->progress_opaque);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+}
+
+int vc_shard_pack(const vc_shard_cliplist *clips, const vc_shard_plan *plan,
+                  const char *out_root, const char *caption_algo, int threads,
+                  vc_shard_progress_fn progress, void *progress_opaque,
+                  vc_shard_pack_stats *stats)
+{
+    pack_ctx ctx = { .clips = clips, .plan = plan, .out_root = out_root,
+                     .caption_key = vc_asprintf("%s_caption", caption_algo),
+                     .progress = progress, .progress_opaque = progress_opaque };
+    const char *exit_after = getenv("VC_SHARD_DEBUG_EXIT_AFTER_TARS");
+    ctx.exit_after = exit_after ? strtol(exit_after, NULL, 10) : 0;
+    pthread_mutex_init(&ctx.lock, NULL);
+    vc_pickle_f16_array_list(&ctx.empty_t5, NULL, 0);
+    vc_shard_parallel_for(plan->ntars, threads, pack_one, &ctx);
+    stats->files_written = atomic_load(&ctx.files_written);
+    stats->files_kept = atomic_load(&ctx.files_kept);
+    stats->tars_failed = atomic_load(&ctx.tars_failed);
+    stats->video_bytes = atomic_load(&ctx.video_bytes);
+    stats->clips_caption_missing = atomic_load(&ctx.caption_missing);
+    pthread_mutex_destroy(&ctx.lock);
+    vc_buf_free(&ctx.empty_t5);
+    free(ctx.caption_key);
+    return stats->tars_failed ? -1 : 0;
+}
