@@ -241,6 +241,10 @@ int vc_shard_pack(const vc_shard_cliplist *clips, const vc_shard_plan *plan,
                      .progress = progress, .progress_opaque = progress_opaque };
     const char *exit_after = getenv("VC_SHARD_DEBUG_EXIT_AFTER_TARS");
     ctx.exit_after = exit_after ? strtol(exit_after, NULL, 10) : 0;
+    /* Bench/debug knob: force the buffered copy (for comparison, or for a
+     * filesystem whose copy_file_range misbehaves). */
+    if (getenv("VC_SHARD_NO_COPY_RANGE"))
+        vc_tar_set_copy_range(0);
     pthread_mutex_init(&ctx.lock, NULL);
     vc_pickle_f16_array_list(&ctx.empty_t5, NULL, 0);
     vc_shard_parallel_for(plan->ntars, threads, pack_one, &ctx);

@@ -54,6 +54,7 @@ static vc_clip_writer *open_writer(vc_clip_pool *p, const AVFrame *f, char *err,
         .bit_rate = bit_rate_for(p),
         .threads = cfg->encoder_threads,
         .x264_preset = cfg->x264_preset,
+        .sample_aspect_ratio = f->sample_aspect_ratio,
         .audio = as ? as->codecpar : NULL,
         .audio_time_base = as ? as->time_base : (AVRational){ 1, 1 },
     };
@@ -80,8 +81,9 @@ static void emit_clip(vc_clip_pool *p, vc_clip_job *j, vc_clip_writer *w, int64_
     c->end_frame = j->end_frame;
     c->span_start = j->span_start;
     c->span_end = j->span_end;
-    c->width = info->width;
-    c->height = info->height;
+    /* 4:2:0 H.264 has even sizes: the writer drops an odd last column/row. */
+    c->width = info->width & ~1;
+    c->height = info->height & ~1;
     c->framerate = info->fps;
     c->num_frames = nframes;
     c->video_codec = "h264";

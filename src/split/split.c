@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "split/progress.h"
+#include "dataset/records.h"
 #include "dataset/resume.h"
 #include "dataset/summary.h"
 #include "pipeline/cancel.h"
@@ -55,11 +56,15 @@ static int select_videos(const vc_split_config *cfg, vc_resume_result *sel)
     return 0;
 }
 
+/* The path as Cosmos Curator writes and hashes it: str(pathlib.Path(...)). */
 static char *full_path(const vc_split_config *cfg, const char *rel)
 {
     if (!cfg->input_video_list_json_path && !vc_fs_is_dir(cfg->input_video_path))
-        return vc_xstrdup(cfg->input_video_path);
-    return vc_fs_join(cfg->input_video_path, rel);
+        return vc_fs_pypath(cfg->input_video_path);
+    char *root = vc_fs_pypath(cfg->input_video_path);
+    char *p = vc_input_video_path(root, rel);
+    free(root);
+    return p;
 }
 
 static void build_pipeline(vc_pipeline *p, vc_split_run *run)
@@ -89,8 +94,28 @@ static int64_t total_input_bytes(const vc_split_config *cfg, const vc_strlist *r
     return sum;
 }
 
-int vc_split_main(const vc_split_config *cfg)
+/* Spread the CPU budget: a few videos at once on big machines, and within a
+ * video the decoder and each clip encoder may use all of the video's share
+ * (encoders mostly run one or two at a time, so sharing beats idling). */
+static void resolve_threads(vc_split_config *c)
 {
+    long cores = c->threads > 0 ? c->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (c->video_workers <= 0)
+        c->video_workers = (int)VC_MAX(1, cores / 4);
+    int share = (int)VC_MAX(1, cores / c->video_workers);
+    if (c->decode_threads <= 0)
+        c->decode_threads = share;
+    if (c->encoder_threads <= 0)
+        c->encoder_threads = share;
+}
+
+int vc_split_main(const vc_split_config *user_cfg)
+{
+    vc_split_config resolved = *user_cfg;
+    resolve_threads(&resolved);
+    const vc_split_config *cfg = &resolved;
     int rc = vc_fs_mkdirs(cfg->output_clip_path);
     if (rc < 0) {
         vc_error("%s: cannot create the output folder: %s", cfg->output_clip_path, strerror(-rc));
@@ -137,9 +162,9 @@ int vc_split_main(const vc_split_config *cfg)
         .limit = cfg->limit,
         .pipeline_run_time = minutes,
         .total_video_bytes = total_input_bytes(cfg, &sel.to_process),
-        .write_all_caption_json = false,
+        .write_all_caption_json = true,
     };
-    if (!cfg->dry_run && vc_write_summary(&si) < 0)
+    if (vc_write_summary(&si) < 0)
         prc = prc ? prc : -1;
     vc_progress_report(&run, minutes * 60.0);
     vc_resume_result_free(&sel);

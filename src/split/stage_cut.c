@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "util/pyfmt.h"
 #include "video/decode.h"
+#include "video/clipwriter.h"
 #include "video/probe.h"
 
 /* One decoded frame waiting for the detector to settle. */
@@ -62,6 +63,7 @@ typedef struct cut {
     int naudio, cap_audio;
     AVRational vtb, atb;
     double frame_dur;
+    double last_time;            /* of the last frame released */
 } cut;
 
 /* ---- clip boundaries ------------------------------------------------- */
@@ -145,6 +147,7 @@ static void release(cut *c, held_frame *h)
         close_clip(c, h->index);
     if (in && !c->cur && !c->limit_reached)
         open_clip(c, h, piece);
+    c->last_time = h->time;
     if (c->cur)
         vc_clip_job_frame(c->cur, h->frame, h->index);  /* takes the frame */
     else
@@ -195,6 +198,11 @@ static int setup(cut *c, char *err, size_t errlen)
         return -1;
     const AVStream *vs = vc_decoder_video_stream(c->dec);
     const AVStream *as = vc_decoder_audio_stream(c->dec);
+    if (as && !vc_clip_audio_copyable(as->codecpar)) {
+        vc_warn("%s: %s audio cannot be copied into mp4; clips will have no audio", c->sv->v.path,
+                avcodec_get_name(as->codecpar->codec_id));
+        as = NULL;
+    }
     c->vtb = vs->time_base;
     c->frame_dur = 1.0 / info->fps;
     int latency = 0;
@@ -284,7 +292,7 @@ static int decode_all(cut *c, char *err, size_t errlen)
     }
     release_settled(c, true);
     if (c->audio)
-        place_audio(c, INFINITY);
+        place_audio(c, c->last_time + c->frame_dur);
     close_clip(c, index);
     rc = 0;
 out:

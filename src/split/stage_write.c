@@ -10,6 +10,7 @@
 
 #include "dataset/clipmeta.h"
 #include "dataset/records.h"
+#include "split/preview_windows.h"
 #include "split/run.h"
 #include "storage/fs.h"
 #include "util/common.h"
@@ -24,6 +25,25 @@ static void write_previews(const vc_split_config *cfg, const vc_split_item *it)
             vc_error("%s: cannot write preview", path);
         free(path);
     }
+}
+
+/* Caption windows are listed even though captioning is not built yet:
+ * Cosmos Curator marks a clip valid only when it has windows, and with
+ * captions off it lists none, so its shard packs nothing. */
+static json_t *clip_meta(const vc_split_item *it, const char *mp4_path)
+{
+    const vc_clip *c = &it->clip;
+    vc_clipmeta_opts opts = { 0 };
+    int max = (int)(c->num_frames / VC_WINDOW_SIZE) + 2;
+    int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
+    int nw = vc_caption_windows(c->num_frames, win, max);
+    opts.windows = json_array();
+    for (int i = 0; i < nw; i++)
+        json_array_append_new(opts.windows, vc_clipmeta_window(win[i][0], win[i][1]));
+    json_t *meta = vc_clipmeta_json_ex(&it->video->v, c, mp4_path, &opts);
+    json_decref(opts.windows);
+    free(win);
+    return meta;
 }
 
 static void add_note(vc_split_video *sv, const vc_clip *c, const vc_chunk_stats *st)
@@ -57,7 +77,7 @@ static void write_clip(vc_split_run *run, vc_split_item *it)
         vc_warn("%s: clip %s failed to transcode: %s", it->video->v.path, c->uuid, c->error);
         atomic_fetch_add(&run->stats.clips_failed, 1);
     }
-    json_t *meta = vc_clipmeta_json(&it->video->v, c, mp4_path);
+    json_t *meta = clip_meta(it, mp4_path);
     if (!cfg->dry_run) {
         vc_write_clip_meta(cfg->output_clip_path, c->uuid, meta);
         write_previews(cfg, it);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <libavutil/log.h>
@@ -21,7 +22,24 @@ typedef struct decoded_webp {
     int width, height, frames, loop_count;
     int timestamps[64];      /* end time of each frame, ms */
     double gray[64];         /* mean of R, G, B */
+    uint8_t *rgba[64];       /* the canvas after each frame */
 } decoded_webp;
+
+static void decoded_webp_free(decoded_webp *d)
+{
+    for (int i = 0; i < d->frames; i++)
+        free(d->rgba[i]);
+}
+
+/* Mean absolute difference of the RGB channels of two canvases. */
+static double mean_abs_diff(const uint8_t *a, const uint8_t *b, int w, int h)
+{
+    double sum = 0;
+    for (size_t i = 0; i < (size_t)w * (size_t)h * 4; i++)
+        if (i % 4 != 3)
+            sum += abs((int)a[i] - (int)b[i]);
+    return sum / (3.0 * w * h);
+}
 
 static void decode_webp(const uint8_t *data, size_t len, decoded_webp *out)
 {
@@ -47,6 +65,8 @@ static void decode_webp(const uint8_t *data, size_t len, decoded_webp *out)
         for (size_t i = 0; i < n; i++)
             sum += rgba[4 * i] + rgba[4 * i + 1] + rgba[4 * i + 2];
         out->gray[out->frames] = sum / (3.0 * (double)n);
+        out->rgba[out->frames] = malloc(n * 4);
+        memcpy(out->rgba[out->frames], rgba, n * 4);
         out->timestamps[out->frames++] = ts;
     }
     assert_int_equal(out->frames, (int)info.frame_count);
@@ -96,6 +116,7 @@ static void test_picks_fps_filter_frames(void **state)
     assert_int_equal(rc, 0);
     decoded_webp d;
     decode_webp(webp, len, &d);
+    decoded_webp_free(&d);
     free(webp);
     assert_int_equal(d.width, 427);   /* scale=-1:240 of 320x180: round(426.67) */
     assert_int_equal(d.height, 240);
@@ -126,6 +147,7 @@ static void test_frame_counts(void **state)
         assert_int_equal(rc, 0);
         decoded_webp d;
         decode_webp(webp, len, &d);
+        decoded_webp_free(&d);
         free(webp);
         if (d.frames != cases[c].want)
             fail_msg("%d/%d fps, %d frames: %d preview frames, want %d", cases[c].fps.num,
@@ -165,6 +187,7 @@ static void test_pixel_formats(void **state)
         assert_int_equal(rc, 0);
         decoded_webp d;
         decode_webp(webp, len, &d);
+        decoded_webp_free(&d);
         free(webp);
         assert_int_equal(d.frames, 2);
         assert_int_equal(d.width, 382);   /* round(240 * 97 / 61) */
@@ -185,10 +208,74 @@ static void test_target_fps_two(void **state)
     assert_int_equal(rc, 0);
     decoded_webp d;
     decode_webp(webp, len, &d);
+    decoded_webp_free(&d);
     free(webp);
     assert_int_equal(d.frames, 8);
     assert_int_equal(d.timestamps[0], 500);
     assert_int_equal(d.timestamps[7], 4000);
+}
+
+static void feed_preview(const AVFrame *frame, int64_t index, void *opaque)
+{
+    vc_preview *p = opaque;
+    if (vc_preview_add(p, frame, index) < 0)
+        fail_msg("add %lld: %s", (long long)index, vc_preview_error(p));
+}
+
+/* Same source, same frames, same pixels (within lossy-coding noise) as
+ * Cosmos's ffmpeg command. */
+static void test_matches_ffmpeg_cli(void **state)
+{
+    (void)state;
+    char *src = vt_write_temp("", 0, ".mp4");
+    char *ref = vt_write_temp("", 0, ".webp");
+    if (vt_system("ffmpeg -v error -y -f lavfi -i testsrc2=size=320x176:rate=30 -frames:v 100 "
+                  "-c:v libx264 -preset ultrafast -qp 10 -pix_fmt yuv420p %s", src) != 0 ||
+        vt_system("ffmpeg -v error -y -i %s -vf fps=1,scale=-1:240 -c:v libwebp -lossless 0 "
+                  "-compression_level 6 -q:v 50 -loop 0 %s", src, ref) != 0)
+        fail_msg("ffmpeg CLI failed");
+
+    int w, h, fmt;
+    AVRational fps;
+    assert_int_equal(vt_decode_video(src, NULL, NULL, &w, &h, &fmt, &fps), 0);
+    char err[256];
+    vc_preview *p = vc_preview_new(w, h, fmt, fps, 240, 1.0, err, sizeof(err));
+    assert_non_null(p);
+    assert_int_equal(vt_decode_video(src, feed_preview, p, &w, &h, &fmt, &fps), 100);
+    uint8_t *ours;
+    size_t ours_len;
+    assert_int_equal(vc_preview_finish(p, &ours, &ours_len), 0);
+    vc_preview_free(p);
+
+    FILE *f = fopen(ref, "rb");
+    assert_non_null(f);
+    uint8_t *theirs = malloc(1 << 22);
+    size_t theirs_len = fread(theirs, 1, 1 << 22, f);
+    fclose(f);
+
+    decoded_webp a, b;
+    decode_webp(ours, ours_len, &a);
+    decode_webp(theirs, theirs_len, &b);
+    assert_int_equal(a.frames, b.frames);
+    assert_int_equal(a.frames, 3);   /* round(100 / 30) */
+    assert_int_equal(a.width, b.width);
+    assert_int_equal(a.height, b.height);
+    /* testsrc2 moves ~2 px per frame: picking a neighbouring frame gives a
+     * difference of 3+ while libwebp's lossy noise stays below 1 */
+    for (int i = 0; i < a.frames; i++) {
+        double d = mean_abs_diff(a.rgba[i], b.rgba[i], a.width, a.height);
+        if (d > 1.5)
+            fail_msg("frame %d differs from ffmpeg's by %.2f on average", i, d);
+        print_message("frame %d: mean abs diff to ffmpeg %.3f\n", i, d);
+    }
+    decoded_webp_free(&a);
+    decoded_webp_free(&b);
+    free(ours);
+    free(theirs);
+    unlink(src);
+    unlink(ref);
+    free(src);
+    free(ref);
 }
 
 static void test_errors(void **state)
@@ -222,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_too_short_window),
         cmocka_unit_test(test_pixel_formats),
         cmocka_unit_test(test_target_fps_two),
+        cmocka_unit_test(test_matches_ffmpeg_cli),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,3 +243,62 @@ void vt_audio_free(vt_audio *a)
     avcodec_parameters_free(&a->par);
     memset(a, 0, sizeof(*a));
 }
+
+static int64_t decode_packets(AVFormatContext *fc, AVCodecContext *ctx, int vi, vt_frame_fn fn,
+                              void *opaque)
+{
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc();
+    int64_t n = 0;
+    int ret = 0;
+    bool eof = false;
+    while (ret >= 0 && !eof) {
+        ret = av_read_frame(fc, pkt);
+        eof = ret == AVERROR_EOF;
+        if (ret < 0 && !eof)
+            break;
+        if (!eof && pkt->stream_index != vi) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        ret = avcodec_send_packet(ctx, eof ? NULL : pkt);
+        av_packet_unref(pkt);
+        while (ret >= 0 && (ret = avcodec_receive_frame(ctx, frame)) >= 0) {
+            fn(frame, n++, opaque);
+            av_frame_unref(frame);
+        }
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            ret = 0;
+    }
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    return ret < 0 ? ret : n;
+}
+
+int64_t vt_decode_video(const char *path, vt_frame_fn fn, void *opaque, int *w, int *h, int *fmt,
+                        AVRational *fps)
+{
+    AVFormatContext *fc = NULL;
+    int ret = avformat_open_input(&fc, path, NULL, NULL);
+    if (ret >= 0)
+        ret = avformat_find_stream_info(fc, NULL);
+    int vi = ret >= 0 ? av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0) : ret;
+    if (vi < 0) {
+        avformat_close_input(&fc);
+        return vi;
+    }
+    AVStream *st = fc->streams[vi];
+    *w = st->codecpar->width;
+    *h = st->codecpar->height;
+    *fmt = st->codecpar->format;
+    *fps = st->avg_frame_rate;
+    const AVCodec *dec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVCodecContext *ctx = avcodec_alloc_context3(dec);
+    ret = avcodec_parameters_to_context(ctx, st->codecpar);
+    if (ret >= 0)
+        ret = avcodec_open2(ctx, dec, NULL);
+    int64_t n = ret < 0 ? ret : (fn ? decode_packets(fc, ctx, vi, fn, opaque) : 0);
+    avcodec_free_context(&ctx);
+    avformat_close_input(&fc);
+    return n;
+}

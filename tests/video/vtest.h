@@ -49,4 +49,11 @@ typedef struct vt_audio {
 int vt_load_audio(const char *path, vt_audio *a);
 void vt_audio_free(vt_audio *a);
 
+/* Decodes every video frame of `path` in order and calls fn(frame, index).
+ * Fills *par with the stream's parameters and *fps with its avg_frame_rate.
+ * Returns the number of frames or a negative AVERROR. */
+typedef void (*vt_frame_fn)(const AVFrame *frame, int64_t index, void *opaque);
+int64_t vt_decode_video(const char *path, vt_frame_fn fn, void *opaque, int *w, int *h, int *fmt,
+                        AVRational *fps);
+
 #endif

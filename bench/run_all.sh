@@ -1,0 +1,20 @@
+#!/bin/sh
+# `make bench`: every benchmark, side by side with its reference, on this machine.
+# Results are printed; bench/RESULTS.md records the figures of a run.
+set -eu
+VCURATE=${1:-build/src/cli/vcurate}
+./scripts/fetch-samples.sh samples
+echo "== split / detect (issue 2)"
+/usr/bin/python3 bench/bench_split.py "$VCURATE" samples
+if [ -x bench/accuracy/compare.sh ]; then
+    echo "== shot detection accuracy"
+    bench/accuracy/compare.sh "$VCURATE"
+fi
+if [ -x bench/shard/bench_shard.sh ]; then
+    echo "== shard"
+    bench/shard/bench_shard.sh "$VCURATE"
+fi
+if [ -x bench/encode_speed.sh ]; then
+    echo "== encoders"
+    bench/encode_speed.sh
+fi
