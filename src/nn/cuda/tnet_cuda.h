@@ -1,0 +1,31 @@
+/* TransNetV2 on a CUDA GPU (our kernels + cuBLAS), from the folded weights.
+ * Built only when nvcc is found; otherwise cuda_none.c answers that CUDA is
+ * not built in. */
+#ifndef VC_NN_CUDA_TNET_CUDA_H
+#define VC_NN_CUDA_TNET_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/tnet_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vc_tnet_cuda vc_tnet_cuda;
+
+int vc_cuda_device_count(void);
+/* Copies the weights to `device`; max_windows bounds one forward call. */
+vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, int max_windows,
+                               char *err, size_t errlen);
+/* Same contract as vc_tnet_forward (sigmoid probabilities, many may be NULL). */
+int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int nwin, float *single, float *many,
+                         char *err, size_t errlen);
+void vc_tnet_cuda_free(vc_tnet_cuda *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
