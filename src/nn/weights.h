@@ -52,18 +52,41 @@ typedef struct vc_weight_info {
 typedef struct vc_weights vc_weights;
 
 /* Opens a checkpoint file (zip, safetensors or *.index.json, recognised by
- * content, not by name). NULL and a message in err on failure. */
+ * content, not by name). NULL and "FILE: cause" in err on failure.
+ *
+ * In a torch.save archive the tensors are those of the state dict: the
+ * pickled dict itself, or, for a training checkpoint that nests it
+ * ({"state_dict": {...}}, {"model": {...}, "optimizer": {...}}), the dict
+ * holding the most tensors directly (the first in file order on a tie).
+ * Names are that dict's keys, unprefixed; its non-tensor values are skipped.
+ *
+ * A sharded index opens each shard the first time one of its tensors is
+ * asked for. The handle may be shared by threads. */
 vc_weights *vc_weights_open(const char *path, char *err, size_t errlen);
-void vc_weights_close(vc_weights *w);
 
+/* The same for a checkpoint already in memory (embedded, downloaded, or a
+ * test's exact-size buffer that makes any overread visible to ASan). data
+ * must outlive the handle; name is used in messages and, for an index, to
+ * locate the shards (which are opened from files). */
+vc_weights *vc_weights_open_buffer(const void *data, size_t size, const char *name, char *err,
+                                   size_t errlen);
+void vc_weights_close(vc_weights *w);   /* NULL is fine */
+
+/* Tensors in file order (weight_map order for an index). For an index,
+ * vc_weights_at opens the tensor's shard and is NULL if it cannot. */
 size_t vc_weights_count(const vc_weights *w);
-const vc_weight_info *vc_weights_at(const vc_weights *w, size_t i);     /* in file order */
+const vc_weight_info *vc_weights_at(const vc_weights *w, size_t i);
 const vc_weight_info *vc_weights_find(const vc_weights *w, const char *name);  /* NULL if absent */
 
-int64_t vc_weight_numel(const vc_weight_info *t);
+/* vc_weights_find, saying why on failure ("FILE: tensor NAME: not in the
+ * checkpoint", or why its shard could not be opened). */
+const vc_weight_info *vc_weights_get(const vc_weights *w, const char *name, char *err, size_t errlen);
 
-/* Copies tensor `name` into dst as float32 (converting f16/bf16/f64, any
- * strides), after checking it exists and has exactly the given shape.
+int64_t vc_weight_numel(const vc_weight_info *t);   /* 1 for a scalar */
+
+/* Copies tensor `name` into dst as float32 (converting f16/bf16/f64, and
+ * integer and bool tensors by value, any strides), after checking it exists
+ * and has exactly the given shape (ndim 0 and shape NULL for a scalar).
  * Returns 0, or -1 with "FILE: tensor NAME: ..." in err. */
 int vc_weights_read_f32(const vc_weights *w, const char *name, int ndim, const int64_t *shape,
                         float *dst, char *err, size_t errlen);
