@@ -114,7 +114,7 @@ int vc_decoder_next(vc_decoder *d, AVFrame *frame, AVPacket *out)
         if (d->state == 2)
             return VC_DEC_EOF;
         int r = receive(d, frame);
-        if (r != 0)
+        if (r != 0 || d->state == 2)   /* VC_DEC_EOF is 0 too */
             return r;
         if (d->state == 1) {
             /* Draining: keep receiving until EOF. */
