@@ -4,5 +4,6 @@
 
 int vc_cmd_split(int argc, char **argv);
 int vc_cmd_detect(int argc, char **argv);
+int vc_cmd_models(int argc, char **argv);  /* models_cmd.c */
 
 #endif
