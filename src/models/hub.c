@@ -650,6 +650,23 @@ static void fail(hub *h, hub_job *j, vc_hub_result r, const char *fmt, ...)
     finish(h, j, r);
 }
 
+/* The file is in place and untouched since its record was written. */
+static bool local_as_recorded(vc_hub_file *f)
+{
+    char *dest = vc_fs_join(f->repo_dir, f->file);
+    int64_t size, mtime;
+    vc_file_record r;
+    bool ok = vc_models_stat(dest, &size, &mtime) == 0 && vc_models_record_read(f->repo_dir, f->file, &r) == 0 &&
+              vc_models_record_matches_stat(&r, size, mtime);
+    if (ok) {
+        snprintf(f->etag, sizeof f->etag, "%s", r.etag);
+        snprintf(f->commit, sizeof f->commit, "%s", r.commit);
+        f->size = size;
+    }
+    free(dest);
+    return ok;
+}
+
 /* Schedules another attempt from the HEAD, or fails after too many. */
 static void retry(hub *h, hub_job *j, bool made_progress)
 {
@@ -667,6 +684,13 @@ static void retry(hub *h, hub_job *j, bool made_progress)
     j->total_attempts++;
     int max = o->retries < 0 ? 5 : o->retries;
     if (j->attempts > max || j->total_attempts > 20 * (max + 1)) {
+        if (j->state == S_HEAD && !j->f->probe && local_as_recorded(j->f)) {
+            /* Offline, or the hub is down: what is here is what was fetched. */
+            hlog(VC_LOG_WARN, "%s: %s: could not reach the hub (%s); keeping the copy downloaded earlier",
+                 j->f->label, j->f->file, j->last_error ? j->last_error : "failed");
+            finish(h, j, VC_HUB_OK);
+            return;
+        }
         fail(h, j, VC_HUB_FAILED, "%s: %s: %s (gave up after %d attempt%s)", j->f->label, j->f->file,
              j->last_error ? j->last_error : "failed", j->total_attempts, j->total_attempts == 1 ? "" : "s");
         return;

@@ -348,6 +348,10 @@ class ModelsE2E(unittest.TestCase):
         before = len(self.fake.requests("cdn"))
         self.run_models("download", "--models", "transnetv2", expect=0)
         self.assertEqual(len(self.fake.requests("cdn")), before)
+        # hub unreachable: the recorded copy is kept
+        self.fake.fail_hub[("Sn4kehead/TransNetV2", "transnetv2-pytorch-weights.pth")] = 100
+        p = self.run_models("download", "--models", "transnetv2", "--retries", "1", expect=0)
+        self.assertIn("keeping the copy downloaded earlier", p.stderr)
 
     def test_token_from_env_and_progress_bar(self):
         p = self.run_models("download", "--models", "aesthetic_scorer", "--progress", token="env", expect=0)
