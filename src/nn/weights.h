@@ -10,7 +10,12 @@
  * Files are memory-mapped; only the tensors a model asks for are touched, so
  * reading the encoder out of a 45 GB checkpoint reads the encoder's pages
  * only. A malformed or truncated file is an error naming the file and the
- * cause, never a crash. */
+ * cause, never a crash.
+ *
+ * Refused, with a message saying so: legacy pre-zip torch files (torch < 1.6),
+ * TorchScript archives, compressed or big-endian archives, element types
+ * outside vc_dtype (int16, complex, float8, quantized, sparse), and pickles
+ * naming any global a state dict does not use (nothing is ever executed). */
 #ifndef VC_NN_WEIGHTS_H
 #define VC_NN_WEIGHTS_H
 
@@ -38,7 +43,9 @@ const char *vc_dtype_name(vc_dtype t);   /* "float32", "float16", ... */
 /* One tensor of the checkpoint. `data` points into the mapped file at the
  * tensor's first element; elements are at data + sum(i_k * stride[k]) *
  * element size (strides in elements, as PyTorch keeps them; safetensors
- * tensors are contiguous). */
+ * tensors are contiguous). Little-endian, as both formats store them. torch.save
+ * aligns storages to 64 bytes, but safetensors data may be unaligned: load
+ * through memcpy, or use vc_weights_read_f32. Valid until vc_weights_close. */
 typedef struct vc_weight_info {
     const char *name;
     vc_dtype dtype;
@@ -76,7 +83,8 @@ void vc_weights_close(vc_weights *w);   /* NULL is fine */
  * vc_weights_at opens the tensor's shard and is NULL if it cannot. */
 size_t vc_weights_count(const vc_weights *w);
 const vc_weight_info *vc_weights_at(const vc_weights *w, size_t i);
-const vc_weight_info *vc_weights_find(const vc_weights *w, const char *name);  /* NULL if absent */
+/* NULL if absent (or, for an index, if its shard cannot be opened). */
+const vc_weight_info *vc_weights_find(const vc_weights *w, const char *name);
 
 /* vc_weights_find, saying why on failure ("FILE: tensor NAME: not in the
  * checkpoint", or why its shard could not be opened). */

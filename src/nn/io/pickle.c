@@ -182,11 +182,11 @@ static void seq_append(pk_value *seq, pk_value *item)
 /* Duplicate keys are kept; readers of the result reject duplicate tensor names. */
 static void dict_set(pk_value *d, pk_value *key, pk_value *val)
 {
-    size_t cap = d->u.dict.cap;
-    d->u.dict.keys = grow(d->u.dict.keys, &cap, d->u.dict.len + 1, sizeof(pk_value *));
-    cap = d->u.dict.cap;
-    d->u.dict.vals = grow(d->u.dict.vals, &cap, d->u.dict.len + 1, sizeof(pk_value *));
-    d->u.dict.cap = cap;
+    if (d->u.dict.len == d->u.dict.cap) {
+        d->u.dict.cap = d->u.dict.cap ? 2 * d->u.dict.cap : 8;
+        d->u.dict.keys = vc_xrealloc(d->u.dict.keys, d->u.dict.cap * sizeof(pk_value *));
+        d->u.dict.vals = vc_xrealloc(d->u.dict.vals, d->u.dict.cap * sizeof(pk_value *));
+    }
     d->u.dict.keys[d->u.dict.len] = key;
     d->u.dict.vals[d->u.dict.len++] = val;
 }
@@ -477,10 +477,14 @@ static int op_long(pk_vm *vm, size_t len_bytes)
     uint64_t n = 0;
     if (arg_le(vm, len_bytes, &n) != 0)
         return -1;
-    if (n > 8)
-        return io_fail(vm->err, vm->errlen, "integer wider than 64 bits at offset %zu", offset_of(vm));
     if (need(vm, (size_t)n) != 0)
         return -1;
+    if (n > 8) {
+        /* Wider ints (seeds, say) can be no size or offset: kept as an opaque value. */
+        vm->p += n;
+        push(vm, new_value(vm, PK_NONE));
+        return 0;
+    }
     uint64_t u = read_le(vm, (size_t)n);
     if (n > 0 && n < 8 && (u >> (8 * n - 1)) & 1)
         u |= ~(uint64_t)0 << (8 * n);   /* sign-extend */

@@ -4,6 +4,9 @@
 
 #include "nn/io/io_internal.h"
 
+/* Tensor bytes are used as they lie in the file, which is little-endian. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint reading needs a little-endian host");
+
 static const struct {
     const char *name;
     size_t size;

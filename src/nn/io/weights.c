@@ -110,10 +110,10 @@ static int map_file(const char *path, io_map *m, char *err, size_t errlen)
 static const uint8_t zip_magic[] = {'P', 'K', 3, 4}, empty_zip_magic[] = {'P', 'K', 5, 6};
 
 /* Before torch 1.6, torch.save wrote pickles directly (protocol 2, which
- * starts with 0x80 0x02). */
-static bool is_legacy_torch(const io_map *m)
+ * starts with 0x80 0x02); other bare pickles start the same way. */
+static bool is_bare_pickle(const io_map *m)
 {
-    return m->size >= 2 && m->data[0] == 0x80 && m->data[1] == 2;
+    return m->size >= 2 && m->data[0] == 0x80 && m->data[1] <= 5;
 }
 
 /* An 8-byte header length below 4 GiB, then the JSON object. */
@@ -136,11 +136,11 @@ static int read_format(vc_weights *w, bool allow_index, char *err, size_t errlen
     const io_map *m = &w->map;
     if (m->size >= 4 && (!memcmp(m->data, zip_magic, 4) || !memcmp(m->data, empty_zip_magic, 4)))
         return io_read_torch_zip(w, err, errlen);
-    if (is_legacy_torch(m))
+    if (is_bare_pickle(m))
         return io_fail(err, errlen,
-                       "a legacy (pre-zip) torch.save file, written by torch < 1.6 or with "
-                       "_use_new_zipfile_serialization=False; re-save it with a current torch: "
-                       "torch.save(torch.load(path), path)");
+                       "a pickle without torch's zip container: a legacy torch.save file (torch < 1.6, "
+                       "or _use_new_zipfile_serialization=False), which is not supported; re-save it "
+                       "with a current torch: torch.save(torch.load(path), path)");
     if (is_safetensors(m))
         return io_read_safetensors(w, err, errlen);
     if (is_json_object(m)) {

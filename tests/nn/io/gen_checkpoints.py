@@ -194,6 +194,7 @@ def handmade(protocol):
     od["size"] = torch.Size([2, 3])
     od["blob"] = b"\x00bytes\xff"
     od["big_int"] = -(1 << 62)
+    od["huge_int"] = 1 << 100
     od["set"] = {1, 2}
     buf = __import__("io").BytesIO()
     ArchivePickler(buf, protocol=protocol).dump(od)
