@@ -58,6 +58,7 @@ static const char usage[] =
 "$HF_TOKEN_PATH, else $HF_HOME/token (default ~/.cache/huggingface/token, where\n"
 "`huggingface-cli login` saves it). It is sent only to the hub's own address,\n"
 "never to the storage servers the hub redirects to, and never printed or written.\n"
+"A mirror behind a private CA: CURL_CA_BUNDLE (or REQUESTS_CA_BUNDLE) names the CA file.\n"
 "\n"
 "Each downloaded file gets a record in {repo}/.cache/huggingface/download/\n"
 "(huggingface_hub's local-folder format: commit, etag, time) that verify checks\n"

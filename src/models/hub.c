@@ -531,6 +531,19 @@ static const char *user_agent(void)
     return "vcurate/" VC_VERSION "; huggingface_hub-compatible; libcurl";
 }
 
+/* A CA bundle for mirrors behind a private CA, named as curl and
+ * requests (huggingface_hub) name it. */
+static const char *ca_bundle(void)
+{
+    static const char *const vars[] = { "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE" };
+    for (size_t i = 0; i < VC_ARRAY_LEN(vars); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
 static int start_request(hub *h, hub_job *j, bool head, const char *url)
 {
     const vc_hub_opts *o = h->o;
@@ -597,6 +610,8 @@ static int start_request(hub *h, hub_job *j, bool head, const char *url)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+    if (ca_bundle())
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_bundle());
     if (head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT, stall + 30);
@@ -1056,7 +1071,9 @@ static void on_done(hub *h, hub_job *j, CURLcode cc)
         }
         const char *msg = j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc);
         if (!transient(cc)) {
-            fail(h, j, VC_HUB_FAILED, "%s: %s: %s", f->label, f->file, msg);
+            bool tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE;
+            fail(h, j, VC_HUB_FAILED, "%s: %s: %s%s", f->label, f->file, msg,
+                 tls ? " (for a server with a private CA, set CURL_CA_BUNDLE to the CA file)" : "");
             return;
         }
         if (got > 0) {

@@ -30,7 +30,8 @@ def git_sha1(data):
 
 
 class FakeHub:
-    def __init__(self, token):
+    def __init__(self, token, hub_tls=None, cdn_tls=None):
+        """hub_tls / cdn_tls: server-side ssl.SSLContext to serve https."""
         self.token = token
         self.repos = {}          # repo -> {file: bytes}
         self.gated = True
@@ -45,8 +46,10 @@ class FakeHub:
         self.cdn_inflight = 0
         self.cdn_max_inflight = 0
         self.objects = {}        # sha256 -> bytes
-        self.hub = self._serve(self._hub_handler())
-        self.cdn = self._serve(self._cdn_handler())
+        self.hub_scheme = "https" if hub_tls else "http"
+        self.cdn_scheme = "https" if cdn_tls else "http"
+        self.hub = self._serve(self._hub_handler(), hub_tls)
+        self.cdn = self._serve(self._cdn_handler(), cdn_tls)
 
     # ---- setup ----
     def add(self, repo, files):
@@ -56,7 +59,7 @@ class FakeHub:
 
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.hub.server_address[1]
+        return "%s://127.0.0.1:%d" % (self.hub_scheme, self.hub.server_address[1])
 
     def requests(self, server=None, method=None, contains=None):
         with self.lock:
@@ -68,9 +71,11 @@ class FakeHub:
             s.shutdown()
             s.server_close()
 
-    def _serve(self, handler):
+    def _serve(self, handler, tls=None):
         srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         srv.daemon_threads = True
+        if tls:
+            srv.socket = tls.wrap_socket(srv.socket, server_side=True)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         return srv
 
@@ -127,8 +132,8 @@ class FakeHub:
                 common = [("X-Repo-Commit", COMMIT)]
                 if fname.endswith(LFS_SUFFIXES):
                     sha = hashlib.sha256(data).hexdigest()
-                    loc = "http://127.0.0.1:%d/cdn/%s?X-Amz-Signature=sig%s" % (
-                        fake.cdn.server_address[1], sha, sha[:8])
+                    loc = "%s://127.0.0.1:%d/cdn/%s?X-Amz-Signature=sig%s" % (
+                        fake.cdn_scheme, fake.cdn.server_address[1], sha, sha[:8])
                     return self._reply(302, common + [
                         ("Location", loc), ("X-Linked-Etag", '"%s"' % sha),
                         ("X-Linked-Size", str(len(data))), ("ETag", '"%s"' % git_sha1(data))])
@@ -209,7 +214,7 @@ class FakeHub:
                         self.wfile.write(body[i:i + chunk])
                         if fake.throttle:
                             time.sleep(chunk / fake.throttle)
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     self.close_connection = True
                 finally:
                     with fake.lock:

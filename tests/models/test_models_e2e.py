@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import struct
 import subprocess
 import sys
@@ -226,6 +227,13 @@ class ModelsE2E(unittest.TestCase):
             os.makedirs(d, exist_ok=True)
         with open(os.path.join(cls.hf_home_token, "token"), "w") as f:
             f.write(TOKEN + "\n")
+        # a self-signed certificate for 127.0.0.1, for the https tests
+        cls.cert = os.path.join(ROOT, "cert.pem")
+        cls.key = os.path.join(ROOT, "key.pem")
+        cls.have_cert = shutil.which("openssl") is not None and subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", cls.key, "-out", cls.cert],
+            capture_output=True).returncode == 0
 
     @classmethod
     def tearDownClass(cls):
@@ -254,14 +262,18 @@ class ModelsE2E(unittest.TestCase):
             env["HF_TOKEN"] = token
         return env
 
-    def run_models(self, *args, token="file", fast=True, expect=None):
+    def run_models(self, *args, token="file", fast=True, expect=None, endpoint=None, extra_env=None):
         cmd = [DRIVER] + list(args)
         if "download" in args:
             if fast:
                 cmd += ["--retry-wait", "0.05"]
         if "--model-weights-path" not in args and args and args[0] != "--help":
             cmd += ["--model-weights-path", self.dir]
-        p = subprocess.run(cmd, env=self.env(token), capture_output=True, text=True, timeout=300)
+        env = self.env(token)
+        if endpoint:
+            env["HF_ENDPOINT"] = endpoint
+        env.update(extra_env or {})
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         OUTPUTS.append(p.stdout + p.stderr)
         if expect is not None:
             self.assertEqual(p.returncode, expect, "exit %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
@@ -479,6 +491,40 @@ class ModelsE2E(unittest.TestCase):
         self.fake.fail_hub[("Sn4kehead/TransNetV2", "transnetv2-pytorch-weights.pth")] = 100
         p = self.run_models("download", "--models", "transnetv2", "--retries", "2", expect=1)
         self.assertIn("gave up after 3 attempts", p.stderr)
+
+    def tls_hub(self, cdn_https):
+        if not self.have_cert:
+            self.skipTest("no openssl to make a certificate")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        hub = fake_hub.FakeHub(TOKEN, hub_tls=ctx, cdn_tls=ctx if cdn_https else None)
+        hub.add("Sn4kehead/TransNetV2", {"transnetv2-pytorch-weights.pth": self.tnet})
+        self.addCleanup(hub.close)
+        return hub
+
+    def test_https_with_private_ca_and_resume(self):
+        hub = self.tls_hub(cdn_https=True)
+        p = self.run_models("download", "--models", "transnetv2", endpoint=hub.endpoint, expect=1)
+        self.assertIn("certificate", p.stderr)
+        self.assertIn("CURL_CA_BUNDLE", p.stderr)
+        sha = hashlib.sha256(self.tnet).hexdigest()
+        hub.drop_after[sha] = 7_000_000
+        p = self.run_models("download", "--models", "transnetv2", endpoint=hub.endpoint,
+                            extra_env={"CURL_CA_BUNDLE": self.cert}, expect=0)
+        self.assertIn("resuming", p.stderr)
+        cdn = hub.requests("cdn")
+        self.assertEqual(len(cdn), 2)
+        self.assertEqual(cdn[1][3].get("Range"), "bytes=7000000-")
+        for r in cdn:
+            self.assertNotIn("Authorization", r[3])
+        self.assertEqual(self.sha(self.path("Sn4kehead/TransNetV2", "transnetv2-pytorch-weights.pth")), sha)
+
+    def test_https_to_http_redirect_refused(self):
+        hub = self.tls_hub(cdn_https=False)
+        p = self.run_models("download", "--models", "transnetv2", endpoint=hub.endpoint,
+                            extra_env={"CURL_CA_BUNDLE": self.cert}, expect=1)
+        self.assertIn("refusing to follow a redirect from https to plain http", p.stderr)
+        self.assertEqual(hub.requests("cdn"), [])
 
     def check_encoder_only(self, path):
         hlen, hdr, got = st_read(path)
