@@ -195,9 +195,11 @@ static char *first_problem(const vc_local_model *lm, bool *recheck)
 {
     *recheck = false;
     const vc_model_def *m = lm->m;
+    if (lm->ckpt_missing && !m->checkpoints[1])
+        return vc_asprintf("%s/%s not found", lm->repo_dir, m->checkpoints[0]);
     if (lm->ckpt_missing)
-        return vc_asprintf("%s not found in %s", m->checkpoints[1] ? "no checkpoint" : m->checkpoints[0],
-                           lm->repo_dir);
+        return vc_asprintf("no checkpoint (%s, %s%s) in %s", m->checkpoints[0], m->checkpoints[1],
+                           m->checkpoints[2] ? ", ..." : "", lm->repo_dir);
     if (lm->index_error)
         return vc_xstrdup(lm->index_error);
     for (size_t i = 0; i < lm->nfiles; i++) {
@@ -307,8 +309,10 @@ void vc_models_list(FILE *out, const char *model_dir, const vc_model_def *const 
             fprintf(out, "    %-34s %-10s %s%s\n", f->name, sz, state_word(f->state),
                     f->state == VC_LF_PARTIAL ? " (download resumes it)" : "");
         }
-        if (lm.ckpt_missing) {
-            fprintf(out, "    %-34s %-10s missing (one of:", "checkpoint", "");
+        if (lm.ckpt_missing && !m->checkpoints[1]) {
+            fprintf(out, "    %-34s %-10s missing (about %s)\n", m->checkpoints[0], "", approx);
+        } else if (lm.ckpt_missing) {
+            fprintf(out, "    %-34s %-10s missing (the first the hub has of:", "checkpoint", "");
             for (const char *const *c = m->checkpoints; *c; c++)
                 fprintf(out, " %s", *c);
             fprintf(out, "; about %s)\n", approx);
@@ -344,7 +348,10 @@ int vc_models_verify(FILE *out, const vc_model_def *const *models, size_t n, con
         }
         int bad = 0;
         bool recheck = false, ckpt_ok = !lm.ckpt_missing;
-        if (lm.ckpt_missing) {
+        if (lm.ckpt_missing && !m->checkpoints[1]) {
+            fprintf(out, "  %-8s %s: not found\n", "MISSING", m->checkpoints[0]);
+            bad++;
+        } else if (lm.ckpt_missing) {
             fprintf(out, "  %-8s checkpoint: none of", "MISSING");
             for (const char *const *c = m->checkpoints; *c; c++)
                 fprintf(out, " %s", *c);
