@@ -5,11 +5,13 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/options.h"
 #include "dataset/pyjson.h"
 #include "detect/detector.h"
 #include "split/segmenter.h"
+#include "storage/fs.h"
 #include "util/common.h"
 #include "util/log.h"
 #include "video/decode.h"
@@ -80,6 +82,18 @@ static json_t *report(const char *video, const vc_split_config *cfg, double fps,
     return root;
 }
 
+/* `--predictions`: TransNetV2's own predictions.txt format. */
+static void write_pred(void *opaque, int64_t frame, float single, float many)
+{
+    (void)frame;
+    vc_buf *b = opaque;
+    char line[64];
+    int len = snprintf(line, sizeof line, "%.6f %.6f\n", (double)single, (double)many);
+    vc_buf_append(b, line, (size_t)len);
+}
+
+static int detect_video(const char *video, vc_split_config *cfg);
+
 int vc_cmd_detect(int argc, char **argv)
 {
     vc_split_config cfg;
@@ -87,6 +101,15 @@ int vc_cmd_detect(int argc, char **argv)
     int rc = vc_parse_split_options(argc, argv, true, &cfg, &video);
     if (rc)
         return rc == VC_OPTS_EXIT_OK ? 0 : 2;
+    rc = detect_video(video, &cfg);
+    vc_split_free_models(&cfg);
+    return rc;
+}
+
+static int detect_video(const char *video, vc_split_config *cfgp)
+{
+    const vc_split_config cfg = *cfgp;
+    int rc;
     if (cfg.verbose)
         vc_log_set_level(VC_LOG_DEBUG);
     char err[512];
@@ -110,9 +133,13 @@ int vc_cmd_detect(int argc, char **argv)
         vc_decoder_free(dec);
         return 1;
     }
+    vc_buf preds = { 0 };
+    if (vc_detect_predictions_path)
+        vc_detector_set_pred_callback(det, write_pred, &preds);
     AVFrame *frame = av_frame_alloc();
     AVPacket *pkt = av_packet_alloc();
     event_list l = { 0 };
+    int status = 0;
     vc_shot_event ev;
     int64_t n = 0;
     for (;;) {
@@ -123,18 +150,26 @@ int vc_cmd_detect(int argc, char **argv)
             av_packet_unref(pkt);
             continue;
         }
-        vc_detector_push(det, frame);
+        int pr = vc_detector_push(det, frame);
         av_frame_unref(frame);
+        if (pr < 0) {
+            vc_error("%s: shot detector failed at frame %lld: %s", video, (long long)n, vc_detector_error(det));
+            status = 1;
+            break;
+        }
         n++;
         while (vc_detector_next_event(det, &ev))
             add_event(&l, &ev);
     }
-    vc_detector_finish(det);
+    if (!status && vc_detector_finish(det) < 0) {
+        vc_error("%s: shot detector failed: %s", video, vc_detector_error(det));
+        status = 1;
+    }
     while (vc_detector_next_event(det, &ev))
         add_event(&l, &ev);
     double secs = vc_now() - t0;
-    int status = 0;
-    if (n == 0) {
+    if (status) {
+    } else if (n == 0) {
         vc_error("%s: no decodable video frames", video);
         status = 1;
     } else {
@@ -143,7 +178,13 @@ int vc_cmd_detect(int argc, char **argv)
         puts(s);
         free(s);
         json_decref(out);
+        if (vc_detect_predictions_path &&
+            (rc = vc_fs_write_atomic(vc_detect_predictions_path, preds.data, preds.len)) < 0) {
+            vc_error("%s: cannot write predictions: %s", vc_detect_predictions_path, strerror(-rc));
+            status = 1;
+        }
     }
+    vc_buf_free(&preds);
     free(l.ev);
     av_frame_free(&frame);
     av_packet_free(&pkt);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detect/tnet_detector.h"
+#include "nn/device.h"
 #include "storage/fs.h"
 #include "util/common.h"
 #include "util/log.h"
@@ -18,7 +20,7 @@ enum {
     O_MIN_CONTENT, O_WINDOW, O_MIN_SCENE, O_NO_GRADUAL, O_ENCODER, O_INPUT_BR, O_ENC_THREADS,
     O_PRESET, O_CHUNK, O_NO_UPLOAD, O_DRY, O_PREVIEWS, O_VERBOSE, O_THREADS, O_VIDEO_WORKERS,
     O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
-    O_HELP, O_NOT_YET,
+    O_DEVICE, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +62,10 @@ static const struct option long_opts[] = {
     { "no-progress", no_argument, 0, O_NO_PROGRESS },
     { "no-generate-captions", no_argument, 0, O_NO_CAPTIONS },
     { "no-generate-embeddings", no_argument, 0, O_NO_EMBED },
+    { "device", required_argument, 0, O_DEVICE },
+    { "transnetv2-weights", required_argument, 0, O_TNET_WEIGHTS },
+    { "transnetv2-compat", required_argument, 0, O_TNET_COMPAT },
+    { "predictions", required_argument, 0, O_PREDICTIONS },
     { "help", no_argument, 0, O_HELP },
     /* Cosmos Curator flags whose features are not built yet: refused, never ignored. */
     { "captioning-algorithm", required_argument, 0, O_NOT_YET },
@@ -121,6 +127,12 @@ static const char split_help[] =
 "  --fixed-stride-split-duration S clip length and stride, seconds (10)\n"
 "  --fixed-stride-min-clip-length-s S  drop a trailing span shorter than this (2.0)\n"
 "  --transnetv2-threshold P        TransNetV2 transition probability threshold (0.4)\n"
+"  --transnetv2-weights FILE       TransNetV2 weights (.pth or .safetensors); default\n"
+"                                  DIR/Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth under\n"
+"                                  --model-weights-path\n"
+"  --transnetv2-compat M           cosmos (default: Cosmos Curator's windows and scene rule, so\n"
+"                                  clips and UUIDs match) | reference (TransNetV2's own)\n"
+"  --device D                      where models run: auto (default: first GPU, else CPU) | cpu | cuda[:N]\n"
 "  Shot rules, applied to every shot-based detector (transnetv2, content, adaptive):\n"
 "  --transnetv2-min-length-s S     minimum clip length, seconds (2.0)\n"
 "  --transnetv2-min-length-frames N  minimum clip length, frames (48); the larger wins\n"
@@ -162,9 +174,14 @@ static const char detect_help[] =
 "dissolves/fades as frame ranges), the scenes between them, and the clips that\n"
 "split would cut after its length and crop rules.\n"
 "\n"
-"Options: --splitting-algorithm content|adaptive (default content), the detector\n"
-"and shot-rule options of `vcurate split` (see vcurate split --help), and\n"
-"  --decode-threads N   decoder threads (0 = auto)\n";
+"Options: --splitting-algorithm content|adaptive|transnetv2 (default content), the\n"
+"detector, model and shot-rule options of `vcurate split` (see vcurate split --help:\n"
+"--transnetv2-threshold, --transnetv2-weights, --transnetv2-compat, --model-weights-path,\n"
+"--device, ...), and\n"
+"  --predictions FILE   transnetv2: write per-frame probabilities, one frame a line:\n"
+"                       \"single_frame many_hot\" (as TransNetV2's own tool writes them)\n"
+"  --decode-threads N   decoder threads (0 = auto)\n"
+"  --threads N          CPU threads for the model (0 = all cores)\n";
 
 static int bad(const char *flag, const char *val, const char *why)
 {
@@ -204,6 +221,8 @@ static int integer(const char *flag, const char *s, int64_t lo, int64_t hi, int6
     return 0;
 }
 
+const char *vc_detect_predictions_path;
+
 const char *vc_default_model_dir(void)
 {
     static char buf[4096];
@@ -213,11 +232,6 @@ const char *vc_default_model_dir(void)
     const char *home = getenv("HOME");
     snprintf(buf, sizeof buf, "%s/.cache/vcurate/models", home ? home : ".");
     return buf;
-}
-
-char *vc_transnetv2_weights_path(const char *model_dir)
-{
-    return vc_asprintf("%s/Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth", model_dir);
 }
 
 static int parse_algo(const char *s, vc_split_config *cfg)
@@ -284,6 +298,30 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
     case O_ENCODERS: if (!(rc = integer(name, arg, 1, 64, &i))) cfg->encoders_per_video = (int)i; break;
     case O_DEC_THREADS: if (!(rc = integer(name, arg, 0, 256, &i))) cfg->decode_threads = (int)i; break;
     case O_WEIGHTS: cfg->model_weights_path = arg; break;
+    case O_TNET_WEIGHTS: cfg->transnetv2_weights = arg; break;
+    case O_TNET_COMPAT: {
+        vc_tnet_compat m;
+        if (vc_tnet_compat_parse(arg, &m) < 0)
+            rc = bad(name, arg, "expected cosmos or reference");
+        else
+            cfg->tnet_compat = (int)m;
+        break;
+    }
+    case O_DEVICE: {
+        vc_nn_device dv;
+        char why[160];
+        if (vc_nn_device_parse(arg, &dv, why, sizeof why) < 0)
+            rc = bad(name, arg, why);
+        else
+            cfg->device = arg;
+        break;
+    }
+    case O_PREDICTIONS:
+        if (!detect)
+            rc = bad(name, arg, "only `vcurate detect` writes predictions");
+        else
+            vc_detect_predictions_path = arg;
+        break;
     case O_PROGRESS: cfg->progress = true; break;
     case O_NO_PROGRESS: cfg->progress = false; break;
     case O_NO_CAPTIONS: case O_NO_EMBED: break;   /* already off */
@@ -352,23 +390,6 @@ static int validate(vc_split_config *cfg, bool detect)
     return 0;
 }
 
-/* Until TransNetV2 lands, it fails at start-up with what to do instead. */
-static int check_transnetv2(const vc_split_config *cfg)
-{
-    if (cfg->algo != VC_SPLIT_TRANSNETV2)
-        return 0;
-    char *w = vc_transnetv2_weights_path(cfg->model_weights_path);
-    if (!vc_fs_exists(w))
-        fprintf(stderr, "vcurate: --splitting-algorithm transnetv2 needs the TransNetV2 weights, looked for %s\n"
-                        "  (download Sn4kehead/TransNetV2 transnetv2-pytorch-weights.pth from Hugging Face into that\n"
-                        "  folder), or use the weight-free detector: --splitting-algorithm content\n", w);
-    else
-        fprintf(stderr, "vcurate: --splitting-algorithm transnetv2: found %s, but TransNetV2 inference is not\n"
-                        "  built in this version; use --splitting-algorithm content (or adaptive)\n", w);
-    free(w);
-    return VC_OPTS_USAGE;
-}
-
 int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *cfg, const char **video)
 {
     vc_split_config_default(cfg);
@@ -398,12 +419,10 @@ int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *
         fprintf(stderr, "vcurate split: unexpected argument '%s'\nTry 'vcurate split --help'.\n", argv[optind]);
         return VC_OPTS_USAGE;
     }
-    if (cfg->algo == VC_SPLIT_TRANSNETV2 && detect) {
-        fprintf(stderr, "vcurate detect: transnetv2 is not built in this version; use content or adaptive\n");
-        return VC_OPTS_USAGE;
-    }
     int rc = validate(cfg, detect);
     if (rc)
         return rc;
-    return detect ? 0 : check_transnetv2(cfg);
+    /* models load before anything is written, so a missing file is a
+     * start-up error */
+    return vc_split_load_models(cfg) < 0 ? VC_OPTS_USAGE : 0;
 }

@@ -11,8 +11,8 @@ enum { VC_OPTS_OK = 0, VC_OPTS_EXIT_OK = 1, VC_OPTS_USAGE = 2 };
  * path is returned in *video). Prints the error or the help itself. */
 int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *cfg, const char **video);
 
-/* Where TransNetV2's weights are looked for under a model folder. */
-char *vc_transnetv2_weights_path(const char *model_dir);
+/* `vcurate detect --predictions FILE` (NULL when not given). */
+extern const char *vc_detect_predictions_path;
 /* --model-weights-path default: $VCURATE_MODEL_DIR, else ~/.cache/vcurate/models. */
 const char *vc_default_model_dir(void);
 

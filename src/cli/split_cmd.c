@@ -12,5 +12,7 @@ int vc_cmd_split(int argc, char **argv)
         return rc == VC_OPTS_EXIT_OK ? VC_EXIT_OK : VC_EXIT_USAGE;
     if (cfg.verbose)
         vc_log_set_level(VC_LOG_DEBUG);
-    return vc_split_main(&cfg);
+    rc = vc_split_main(&cfg);
+    vc_split_free_models(&cfg);
+    return rc;
 }

@@ -18,6 +18,7 @@
 #include "detect/frame_sample.h"
 #include "detect/gradual.h"
 #include "detect/hsv.h"
+#include "detect/tnet_detector.h"
 #include "util/common.h"
 
 enum { TINY_BLOCK = 4 };   /* tiny image = small image averaged 4x4 */
@@ -42,6 +43,7 @@ struct vc_detector {
     vc_event_merge merge;
     vc_frame_stats_fn stats_fn;
     void *stats_opaque;
+    vc_tnet_detector *tn;      /* TransNetV2: everything else is unused */
 };
 
 void vc_detect_params_default(vc_detect_params *p, vc_detect_algo algo)
@@ -60,12 +62,13 @@ void vc_detect_params_default(vc_detect_params *p, vc_detect_algo algo)
         .gradual_max_residual = 0.08,
         .gradual_max_alpha_dev = 0.25,
         .merge_gap = 10,
+        .tnet_threshold = 0.4,
     };
 }
 
 const char *vc_detect_algo_name(vc_detect_algo a)
 {
-    return a == VC_DETECT_ADAPTIVE ? "adaptive" : "content";
+    return a == VC_DETECT_TRANSNETV2 ? "transnetv2" : a == VC_DETECT_ADAPTIVE ? "adaptive" : "content";
 }
 
 int vc_detect_algo_parse(const char *s, vc_detect_algo *out)
@@ -78,6 +81,10 @@ int vc_detect_algo_parse(const char *s, vc_detect_algo *out)
     }
     if (!strcmp(s, "adaptive")) {
         *out = VC_DETECT_ADAPTIVE;
+        return 0;
+    }
+    if (!strcmp(s, "transnetv2")) {
+        *out = VC_DETECT_TRANSNETV2;
         return 0;
     }
     return -1;
@@ -116,6 +123,16 @@ vc_detector *vc_detector_new(const vc_detect_params *p, double fps, int width, i
 {
     (void)fps;       /* min_scene_len is in frames; kept for future seconds-based knobs */
     (void)pix_fmt;   /* the sampler adapts to each frame's own format */
+    if (p->algo == VC_DETECT_TRANSNETV2) {
+        vc_tnet_detector *tn = vc_tnet_detector_new(p->tnet_model, p->tnet_threshold,
+                                                    (vc_tnet_compat)p->tnet_compat, err, errlen);
+        if (!tn)
+            return NULL;
+        vc_detector *d = vc_xcalloc(1, sizeof(*d));
+        d->p = *p;
+        d->tn = tn;
+        return d;
+    }
     if (!check_params(p, err, errlen))
         return NULL;
     if (width <= 0 || height <= 0 || width > 65536 || height > 65536) {
@@ -161,6 +178,7 @@ void vc_detector_free(vc_detector *d)
 {
     if (!d)
         return;
+    vc_tnet_detector_free(d->tn);
     vc_sampler_free(d->sampler);
     free(d->bgr);
     free(d->tiny);
@@ -177,6 +195,12 @@ void vc_detector_set_stats_callback(vc_detector *d, vc_frame_stats_fn fn, void *
 {
     d->stats_fn = fn;
     d->stats_opaque = opaque;
+}
+
+void vc_detector_set_pred_callback(vc_detector *d, vc_frame_pred_fn fn, void *opaque)
+{
+    if (d->tn)
+        vc_tnet_detector_set_pred_callback(d->tn, fn, opaque);
 }
 
 static uint8_t clamp_byte(double v)
@@ -263,6 +287,8 @@ static void drain_gradual(vc_detector *d)
 
 int vc_detector_push(vc_detector *d, const AVFrame *frame)
 {
+    if (d->tn)
+        return vc_tnet_detector_push(d->tn, frame);
     if (d->finished)
         return AVERROR(EINVAL);
     int r = vc_sampler_run(d->sampler, frame, d->bgr);
@@ -299,25 +325,37 @@ int vc_detector_push(vc_detector *d, const AVFrame *frame)
     return 0;
 }
 
-void vc_detector_finish(vc_detector *d)
+int vc_detector_finish(vc_detector *d)
 {
+    if (d->tn)
+        return vc_tnet_detector_finish(d->tn);
     if (d->finished)
-        return;
+        return 0;
     d->finished = true;
     if (d->grad) {
         vc_gradual_finish(d->grad);
         drain_gradual(d);
     }
     vc_event_merge_release(&d->merge, INT64_MAX, INT64_MAX);
+    return 0;
+}
+
+const char *vc_detector_error(const vc_detector *d)
+{
+    return d->tn ? vc_tnet_detector_error(d->tn) : "";
 }
 
 bool vc_detector_next_event(vc_detector *d, vc_shot_event *ev)
 {
+    if (d->tn)
+        return vc_tnet_detector_next_event(d->tn, ev);
     return vc_event_merge_next(&d->merge, ev);
 }
 
 int64_t vc_detector_final_before(const vc_detector *d)
 {
+    if (d->tn)
+        return vc_tnet_detector_final_before(d->tn);
     if (d->finished)
         return INT64_MAX;
     return vc_event_merge_final_before(&d->merge, components_final_before(d));
@@ -325,5 +363,7 @@ int64_t vc_detector_final_before(const vc_detector *d)
 
 int vc_detector_latency(const vc_detector *d)
 {
+    if (d->tn)
+        return vc_tnet_detector_latency(d->tn);
     return d->merge.latency;
 }

@@ -1,6 +1,7 @@
 /* Weight-free shot boundary detection on a stream of decoded frames.
  *
- * Two hard-cut algorithms re-implement PySceneDetect (scenedetect 0.6/0.7):
+ * TransNetV2 (tnet_detector.c) runs the shot-transition network; two
+ * weight-free hard-cut algorithms re-implement PySceneDetect (0.6/0.7):
  *  - content:  ContentDetector (mean HSV delta >= threshold, FlashFilter MERGE)
  *  - adaptive: AdaptiveDetector (content score / mean of its 2w neighbours)
  * and, unless params.gradual is false, a dissolve/fade detector (gradual.c)
@@ -19,7 +20,8 @@
 
 struct AVFrame;
 
-typedef enum { VC_DETECT_CONTENT, VC_DETECT_ADAPTIVE } vc_detect_algo;
+typedef enum { VC_DETECT_CONTENT, VC_DETECT_ADAPTIVE, VC_DETECT_TRANSNETV2 } vc_detect_algo;
+struct vc_tnet;
 
 typedef struct vc_detect_params {
     vc_detect_algo algo;
@@ -37,6 +39,10 @@ typedef struct vc_detect_params {
     double gradual_max_residual;   /* linear-blend residual energy / endpoint energy (0.08) */
     double gradual_max_alpha_dev;  /* |alpha - linear ramp| (0.25) */
     int merge_gap;                 /* cuts/transitions closer than this merge (10) */
+    /* TransNetV2 (tnet_detector.c): the loaded model, shared by detectors */
+    struct vc_tnet *tnet_model;
+    double tnet_threshold;         /* 0.4 (Cosmos Curator's default) */
+    int tnet_compat;               /* vc_tnet_compat: 0 Cosmos Curator, 1 reference TransNetV2 */
 } vc_detect_params;
 
 void vc_detect_params_default(vc_detect_params *p, vc_detect_algo algo);
@@ -66,11 +72,15 @@ typedef struct vc_detector vc_detector;
 vc_detector *vc_detector_new(const vc_detect_params *p, double fps, int width, int height,
                              int pix_fmt, char *err, size_t errlen);
 int  vc_detector_push(vc_detector *d, const struct AVFrame *frame);  /* frames 0,1,2,... ; 0 or negative AVERROR */
-void vc_detector_finish(vc_detector *d);                             /* end of stream */
+int  vc_detector_finish(vc_detector *d);                             /* end of stream; 0 or <0 */
+const char *vc_detector_error(const vc_detector *d);                 /* after a failed push/finish */
 bool vc_detector_next_event(vc_detector *d, vc_shot_event *ev);      /* events in increasing frame order */
 int64_t vc_detector_final_before(const vc_detector *d);              /* INT64_MAX after finish */
 int vc_detector_latency(const vc_detector *d);
 void vc_detector_set_stats_callback(vc_detector *d, vc_frame_stats_fn fn, void *opaque);
+/* TransNetV2 only: per-frame probabilities of both heads, in frame order. */
+typedef void (*vc_frame_pred_fn)(void *opaque, int64_t frame, float single, float many);
+void vc_detector_set_pred_callback(vc_detector *d, vc_frame_pred_fn fn, void *opaque);
 const char *vc_detect_algo_name(vc_detect_algo a);
 int vc_detect_algo_parse(const char *s, vc_detect_algo *out);        /* 0, or -1 if unknown */
 void vc_detector_free(vc_detector *d);

@@ -1,6 +1,13 @@
 #include "split/config.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nn/transnetv2.h"
+#include "storage/fs.h"
+#include "util/common.h"
+#include "util/log.h"
 
 void vc_split_config_default(vc_split_config *c)
 {
@@ -24,11 +31,19 @@ void vc_split_config_default(vc_split_config *c)
         .window_width = 2,
         .min_scene_len = 15,
         .gradual = true,
+        .device = "auto",
     };
 }
 
 void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p)
 {
+    if (c->algo == VC_SPLIT_TRANSNETV2) {
+        vc_detect_params_default(p, VC_DETECT_TRANSNETV2);
+        p->tnet_model = c->tnet_model;
+        p->tnet_threshold = c->threshold;
+        p->tnet_compat = c->tnet_compat;
+        return;
+    }
     bool adaptive = c->algo == VC_SPLIT_ADAPTIVE;
     vc_detect_params_default(p, adaptive ? VC_DETECT_ADAPTIVE : VC_DETECT_CONTENT);
     p->threshold = adaptive ? c->adaptive_threshold : c->content_threshold;
@@ -57,4 +72,50 @@ void vc_clip_rules_for(const vc_split_config *c, double fps, vc_clip_rules *r)
     r->max_len = c->max_length_s > 0 ? (int64_t)ceil(c->max_length_s * fps) : 0;
     r->crop = (int64_t)(c->crop_s * fps);
     r->truncate = c->max_length_truncate;
+}
+
+char *vc_transnetv2_weights_path(const vc_split_config *c)
+{
+    if (c->transnetv2_weights)
+        return vc_xstrdup(c->transnetv2_weights);
+    return vc_asprintf("%s/Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth", c->model_weights_path);
+}
+
+int vc_split_load_models(vc_split_config *c)
+{
+    if (c->algo != VC_SPLIT_TRANSNETV2 || c->tnet_model)
+        return 0;
+    char err[512];
+    vc_nn_device dev;
+    if (vc_nn_device_parse(c->device, &dev, err, sizeof err) < 0) {
+        vc_error("--device %s: %s", c->device, err);
+        return -1;
+    }
+    char *w = vc_transnetv2_weights_path(c);
+    if (!vc_fs_exists(w)) {
+        vc_error("--splitting-algorithm transnetv2 needs the TransNetV2 weights; looked for %s\n"
+                 "  get them with: vcurate models download --models transnetv2%s%s\n"
+                 "  (Hugging Face Sn4kehead/TransNetV2, file transnetv2-pytorch-weights.pth), or use the\n"
+                 "  weight-free detector: --splitting-algorithm content",
+                 w, c->transnetv2_weights ? "" : " --model-weights-path ",
+                 c->transnetv2_weights ? "" : c->model_weights_path);
+        free(w);
+        return -1;
+    }
+    c->tnet_model = vc_tnet_load(w, dev, c->threads, err, sizeof err);
+    if (!c->tnet_model) {
+        vc_error("TransNetV2: %s", err);
+        free(w);
+        return -1;
+    }
+    char dn[32];
+    vc_debug("TransNetV2 loaded from %s on %s", w, vc_nn_device_name(vc_tnet_device(c->tnet_model), dn, sizeof dn));
+    free(w);
+    return 0;
+}
+
+void vc_split_free_models(vc_split_config *c)
+{
+    vc_tnet_free(c->tnet_model);
+    c->tnet_model = NULL;
 }

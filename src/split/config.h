@@ -34,6 +34,10 @@ typedef struct vc_split_config {
     double fixed_stride_split_duration;   /* s (Cosmos: int 10) */
     double fixed_stride_min_clip_length_s;
     double threshold;            /* transnetv2: 0.4; content/adaptive use detect params */
+    const char *transnetv2_weights;  /* --transnetv2-weights FILE, else under model_weights_path */
+    int tnet_compat;             /* vc_tnet_compat: Cosmos Curator (0) or reference TransNetV2 (1) */
+    const char *device;          /* --device auto|cpu|cuda[:N] for the models */
+    struct vc_tnet *tnet_model;  /* loaded at start-up by vc_split_load_models */
     double min_length_s;         /* 2.0 */
     int64_t min_length_frames;   /* 48 */
     double max_length_s;         /* 60.0 */
@@ -74,7 +78,14 @@ typedef struct vc_clip_rules {
 } vc_clip_rules;
 void vc_clip_rules_for(const vc_split_config *c, double fps, vc_clip_rules *r);
 
-/* Detector parameters for the content/adaptive algorithm chosen. */
+/* Detector parameters for the shot-based algorithm chosen. */
 void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p);
+
+/* Loads the models the configuration needs (TransNetV2), once, before any
+ * video is read; 0, or -1 after printing what is missing and how to get it. */
+int vc_split_load_models(vc_split_config *c);
+void vc_split_free_models(vc_split_config *c);
+/* Where TransNetV2's weights are looked for. */
+char *vc_transnetv2_weights_path(const vc_split_config *c);
 
 #endif

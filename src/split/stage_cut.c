@@ -267,7 +267,8 @@ static int decode_all(cut *c, char *err, size_t errlen)
             continue;
         }
         if (c->det && vc_detector_push(c->det, frame) < 0) {
-            snprintf(err, errlen, "shot detector failed at frame %lld", (long long)index);
+            snprintf(err, errlen, "shot detector failed at frame %lld: %s", (long long)index,
+                     vc_detector_error(c->det));
             rc = -1;
             goto out;
         }
@@ -284,7 +285,11 @@ static int decode_all(cut *c, char *err, size_t errlen)
         goto out;
     }
     if (c->det) {
-        vc_detector_finish(c->det);
+        if (vc_detector_finish(c->det) < 0) {
+            snprintf(err, errlen, "shot detector failed: %s", vc_detector_error(c->det));
+            rc = -1;
+            goto out;
+        }
         vc_shot_event ev;
         while (vc_detector_next_event(c->det, &ev))
             vc_segmenter_push(c->seg, &ev);
