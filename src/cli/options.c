@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "detect/tnet_detector.h"
+#include "models/models.h"
 #include "nn/device.h"
 #include "storage/fs.h"
 #include "util/common.h"
@@ -223,17 +224,6 @@ static int integer(const char *flag, const char *s, int64_t lo, int64_t hi, int6
 
 const char *vc_detect_predictions_path;
 
-const char *vc_default_model_dir(void)
-{
-    static char buf[4096];
-    const char *env = getenv("VCURATE_MODEL_DIR");
-    if (env && *env)
-        return env;
-    const char *home = getenv("HOME");
-    snprintf(buf, sizeof buf, "%s/.cache/vcurate/models", home ? home : ".");
-    return buf;
-}
-
 static int parse_algo(const char *s, vc_split_config *cfg)
 {
     if (!strcmp(s, "transnetv2"))
@@ -395,7 +385,7 @@ int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *
     vc_split_config_default(cfg);
     if (detect)
         cfg->algo = VC_SPLIT_CONTENT;
-    cfg->model_weights_path = vc_default_model_dir();
+    cfg->model_weights_path = vc_models_default_dir();
     cfg->progress = isatty(2);
     optind = 1;
     opterr = 1;

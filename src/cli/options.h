@@ -13,7 +13,5 @@ int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *
 
 /* `vcurate detect --predictions FILE` (NULL when not given). */
 extern const char *vc_detect_predictions_path;
-/* --model-weights-path default: $VCURATE_MODEL_DIR, else ~/.cache/vcurate/models. */
-const char *vc_default_model_dir(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "models/models.h"
 #include "nn/transnetv2.h"
 #include "storage/fs.h"
 #include "util/common.h"
@@ -74,13 +75,6 @@ void vc_clip_rules_for(const vc_split_config *c, double fps, vc_clip_rules *r)
     r->truncate = c->max_length_truncate;
 }
 
-char *vc_transnetv2_weights_path(const vc_split_config *c)
-{
-    if (c->transnetv2_weights)
-        return vc_xstrdup(c->transnetv2_weights);
-    return vc_asprintf("%s/Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth", c->model_weights_path);
-}
-
 int vc_split_load_models(vc_split_config *c)
 {
     if (c->algo != VC_SPLIT_TRANSNETV2 || c->tnet_model)
@@ -91,14 +85,23 @@ int vc_split_load_models(vc_split_config *c)
         vc_error("--device %s: %s", c->device, err);
         return -1;
     }
-    char *w = vc_transnetv2_weights_path(c);
+    char *w;
+    if (c->transnetv2_weights) {
+        w = vc_xstrdup(c->transnetv2_weights);
+    } else {
+        /* complete files, as downloaded (sizes, no partial left): fail now,
+         * with the command that fixes it, not hours into the run */
+        static const char *const ids[] = { "transnetv2", NULL };
+        if (vc_models_check(c->model_weights_path, ids, err, sizeof err) < 0 ||
+            !(w = vc_models_checkpoint_path(c->model_weights_path, "transnetv2", err, sizeof err))) {
+            vc_error("--splitting-algorithm transnetv2: %s\n"
+                     "  (or give the file with --transnetv2-weights, or use the weight-free detector:\n"
+                     "  --splitting-algorithm content)", err);
+            return -1;
+        }
+    }
     if (!vc_fs_exists(w)) {
-        vc_error("--splitting-algorithm transnetv2 needs the TransNetV2 weights; looked for %s\n"
-                 "  get them with: vcurate models download --models transnetv2%s%s\n"
-                 "  (Hugging Face Sn4kehead/TransNetV2, file transnetv2-pytorch-weights.pth), or use the\n"
-                 "  weight-free detector: --splitting-algorithm content",
-                 w, c->transnetv2_weights ? "" : " --model-weights-path ",
-                 c->transnetv2_weights ? "" : c->model_weights_path);
+        vc_error("--transnetv2-weights %s: no such file", w);
         free(w);
         return -1;
     }

@@ -85,7 +85,5 @@ void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p);
  * video is read; 0, or -1 after printing what is missing and how to get it. */
 int vc_split_load_models(vc_split_config *c);
 void vc_split_free_models(vc_split_config *c);
-/* Where TransNetV2's weights are looked for. */
-char *vc_transnetv2_weights_path(const vc_split_config *c);
 
 #endif
