@@ -16,12 +16,24 @@ A cut has first == last == index of the first frame of the new shot; for a
 gradual transition, frames first..last (inclusive) are blends belonging to
 neither shot. Deterministic: same samples -> same frames and JSON.
 
-Usage: make-groundtruth.py [--samples DIR] [--out PATH_WITHOUT_EXT] [--if-missing]
+The JSON also records "generator", a hash of this script: --if-missing rebuilds
+outputs made by a different version of it. Concurrent runs are safe (temporary
+names carry the process id; the JSON is renamed into place last).
+
+--variant K (K >= 1) builds a held-out arrangement instead: the same
+single-shot segments in another order, joined by the same multiset of
+transitions in another order, with the gradual transitions' lengths scaled by
+0.6-1.4 (seeded by K, so deterministic). Variant 0 (the default) is the video
+the test suite asserts on; the variants show the detectors are not tuned to it.
+
+Usage: make-groundtruth.py [--samples DIR] [--out PATH_WITHOUT_EXT] [--variant K] [--if-missing]
 Run with /usr/bin/python3 (needs numpy); drives the ffmpeg CLI.
 """
 import argparse
+import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -124,18 +136,66 @@ class Writer:
             sys.exit("make-groundtruth: ffmpeg encoder failed")
 
 
-def build(samples, out_base):
-    tmp_mp4 = out_base + ".tmp.mp4"
+def generator_hash():
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def up_to_date(out_base, variant):
+    """Both outputs exist and were made by this version of the script."""
+    try:
+        with open(out_base + ".json") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return (meta.get("generator") == generator_hash() and meta.get("variant", 0) == variant
+            and os.path.exists(out_base + ".mp4"))
+
+
+def arrangement(variant):
+    """(segments, transitions) of a variant; 0 is the canonical one."""
+    if variant == 0:
+        return SEGMENTS, TRANSITIONS
+    rng = random.Random(variant)
+    segs = SEGMENTS[:]
+    # Never the same source twice in a row (as in the canonical order): a cut
+    # inside one static-camera source would be a jump cut, not a shot change.
+    while True:
+        rng.shuffle(segs)
+        if all(a[0] != b[0] for a, b in zip(segs, segs[1:])):
+            break
+    trans = []
+    for kind, arg in rng.sample(TRANSITIONS, len(TRANSITIONS)):
+        if kind == "dissolve":
+            arg = max(4, round(arg * rng.uniform(0.6, 1.4)))
+        elif kind != "cut":
+            arg = tuple(round(a * rng.uniform(0.6, 1.4)) for a in arg)
+            arg = (max(4, arg[0]), arg[1], max(4, arg[2]))
+        trans.append((kind, arg))
+    # A transition takes at most a third of either neighbour, so every shot
+    # keeps at least a third of its frames untouched.
+    for i, (kind, arg) in enumerate(trans):
+        cap = min(segs[i][2], segs[i + 1][2]) // 3
+        if kind == "dissolve":
+            trans[i] = (kind, min(arg, cap))
+        elif kind != "cut":
+            trans[i] = (kind, (min(arg[0], cap), arg[1], min(arg[2], cap)))
+    return segs, trans
+
+
+def build(samples, out_base, variant=0):
+    segments, transitions_spec = arrangement(variant)
+    tmp_mp4 = f"{out_base}.tmp{os.getpid()}.mp4"
     wr = Writer(tmp_mp4)
     transitions, seg_info = [], []
     pending = None  # frames of the previous segment not yet written
-    for i, (name, start, n) in enumerate(SEGMENTS):
+    for i, (name, start, n) in enumerate(segments):
         cur = read_segment(os.path.join(samples, name), start, n)
         if pending is None:
             pending = cur
             seg_info.append({"source": name, "start_s": start, "frames": n, "first": 0})
             continue
-        kind, arg = TRANSITIONS[i - 1]
+        kind, arg = transitions_spec[i - 1]
         head = 0  # frames of cur consumed by the transition
         if kind == "cut":
             for f in pending:
@@ -170,9 +230,9 @@ def build(samples, out_base):
     for f in pending:
         wr.put(f)
     wr.close()
-    meta = {"fps": FPS, "width": W, "height": H, "frames": wr.count,
+    meta = {"generator": generator_hash(), "variant": variant, "fps": FPS, "width": W, "height": H, "frames": wr.count,
             "transitions": transitions, "segments": seg_info}
-    tmp_json = out_base + ".tmp.json"
+    tmp_json = f"{out_base}.tmp{os.getpid()}.json"
     with open(tmp_json, "w") as fp:
         json.dump(meta, fp, indent=1)
     os.replace(tmp_mp4, out_base + ".mp4")
@@ -185,16 +245,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", default="samples", help="directory filled by fetch-samples.sh")
     ap.add_argument("--out", default="samples/groundtruth", help="output path without extension")
-    ap.add_argument("--if-missing", action="store_true", help="do nothing if both outputs exist")
+    ap.add_argument("--if-missing", action="store_true",
+                    help="do nothing if both outputs exist and this version of the script made them")
+    ap.add_argument("--variant", type=int, default=0,
+                    help="0: the canonical video; K >= 1: a held-out rearrangement seeded by K")
     args = ap.parse_args()
-    if args.if_missing and all(os.path.exists(args.out + e) for e in (".mp4", ".json")):
+    if args.if_missing and up_to_date(args.out, args.variant):
         return
     missing = sorted({s[0] for s in SEGMENTS if not os.path.exists(os.path.join(args.samples, s[0]))})
     if missing:
         sys.exit(f"make-groundtruth: missing samples in {args.samples}: {', '.join(missing)} "
                  "(run scripts/fetch-samples.sh)")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    build(args.samples, args.out)
+    build(args.samples, args.out, args.variant)
 
 
 if __name__ == "__main__":
