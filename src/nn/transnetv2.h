@@ -23,12 +23,19 @@ typedef struct vc_tnet vc_tnet;
  * the backend. threads: CPU threads (0 = all cores). NULL + err on failure. */
 vc_tnet *vc_tnet_load(const char *weights_path, vc_nn_device dev, int threads,
                       char *err, size_t errlen);
-/* Windows run together per forward call, for the backend's efficiency. */
+/* Windows run together per forward call, for the backend's efficiency.
+ * Calls on one model are serialised (it keeps one workspace). */
 int vc_tnet_batch_hint(const vc_tnet *m);
 /* frames: nwin * VC_TNET_WINDOW * VC_TNET_FRAME_BYTES bytes;
  * single, many: nwin * VC_TNET_WINDOW floats each (many may be NULL). */
 int vc_tnet_forward(vc_tnet *m, const uint8_t *frames, int nwin, float *single, float *many,
                     char *err, size_t errlen);
+/* One window of nframes frames, 1..VC_TNET_WINDOW: the network is defined
+ * for any length, and Cosmos Curator's windowing feeds it short tail windows
+ * (cosmos-curate.md §2.2). single, many: nframes floats (many may be NULL).
+ * Full windows go to the device's backend, short ones run on the CPU. */
+int vc_tnet_forward_window(vc_tnet *m, const uint8_t *frames, int nframes, float *single,
+                           float *many, char *err, size_t errlen);
 vc_nn_device vc_tnet_device(const vc_tnet *m);
 const vc_tnet_params *vc_tnet_params_of(const vc_tnet *m);
 void vc_tnet_free(vc_tnet *m);
