@@ -5,5 +5,6 @@
 int vc_cmd_split(int argc, char **argv);
 int vc_cmd_detect(int argc, char **argv);
 int vc_cmd_models(int argc, char **argv);  /* models_cmd.c */
+int vc_cmd_embed(int argc, char **argv);   /* embed_cmd.c */
 
 #endif

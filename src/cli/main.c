@@ -16,6 +16,7 @@ static const char usage[] =
 "  shard    split output -> WebDataset tar shards binned by resolution, aspect, duration\n"
 "  detect   print the shots of one video as JSON\n"
 "  models   list, download and verify model weights (Hugging Face)\n"
+"  embed    (re)compute T5 caption embeddings of a split output\n"
 "  version  print the version\n"
 "\n"
 "Run 'vcurate COMMAND --help' for a command's options.\n";
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return vc_cmd_shard(argc - 1, argv + 1);
     if (!strcmp(cmd, "models"))
         return vc_cmd_models(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed"))
+        return vc_cmd_embed(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("vcurate %s\n", VC_VERSION);
         return 0;
