@@ -111,7 +111,7 @@ static void test_temporal_conv(void **state)
             }
     /* in two ranges, as two tasks would */
     vc_cpu_temporal_conv3(in + 1, LD_IN, CIN, T, ROWS, D, wt, COUT, got + 2, LD_OUT, 0, 4);
-    vc_cpu_temporal_conv3(in + 1, LD_IN, CIN, T, ROWS, D, wt, COUT, got + 2, LD_OUT, 4, T);
+    vc_cpu_temporal_conv3(in + 1, LD_IN, CIN, T, ROWS, D, wt, COUT, got + 4 * ROWS * LD_OUT + 2, LD_OUT, 4, T);
     assert_close(got, want, sizeof want / sizeof *want, 1e-5f);
     free(in), free(wt);
 }

@@ -197,7 +197,7 @@ void vc_cpu_temporal_conv3(const float *in, int ldin, int cin, int t_len, int ro
         if (lo >= hi)
             continue;
         vc_cpu_gemm((hi - lo) * rows, cout, cin, in + (size_t)(lo + shift) * rows * ldin, ldin,
-                    wt + (size_t)j * cout * cin, cin, 1, 1.0f, out + (size_t)lo * rows * ldout, ldout);
+                    wt + (size_t)j * cout * cin, cin, 1, 1.0f, out + (size_t)(lo - t0) * rows * ldout, ldout);
     }
 }
 

@@ -36,9 +36,10 @@ size_t vc_cpu_conv3x3_scratch(int nf, int h, int w, int cin, int cout);
 
 /* Temporal convolution (kernel 3, dilation d, zero padding d) over a clip of
  * t_len frames of `rows` pixels each, for output frames [t0, t1):
- *   out[t][p][f] += sum_j sum_c in[t + (j-1)d][p][c] * wt[j][f][c]
- * in: channel slice of width cin at row stride ldin; out: f slice at
- * stride ldout; wt: [3][cout][cin]. Accumulates into out. */
+ *   out[t - t0][p][f] += sum_j sum_c in[t + (j-1)d][p][c] * wt[j][f][c]
+ * in: the clip, a channel slice of width cin at row stride ldin; out: the
+ * output frames from t0 on, an f slice at row stride ldout (so it can be a
+ * buffer for just those frames); wt: [3][cout][cin]. Accumulates into out. */
 void vc_cpu_temporal_conv3(const float *in, int ldin, int cin, int t_len, int rows, int d,
                            const float *wt, int cout, float *out, int ldout, int t0, int t1);
 

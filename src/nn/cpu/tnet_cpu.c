@@ -52,7 +52,7 @@ struct vc_tnet_cpu {
     /* workspace for one window of up to VC_TNET_WINDOW frames */
     float *x0;              /* [T][27][48][3] input / 255 */
     float *y;               /* spatial conv out, 8F channels */
-    float *x1, *z;          /* first DDCNN's out (the shortcut), second's */
+    float *x1;              /* first DDCNN's output: the stack's shortcut */
     float *stack_out[VC_TNET_STACKS - 1];
     float *means;           /* [T][448] */
     float *hist;            /* [T][512] */
@@ -61,7 +61,8 @@ struct vc_tnet_cpu {
     float *lookup;          /* [T][101] */
     float *feat;            /* [T][4864] fc1 input */
     float *hidden;          /* [T][1024] */
-    float **scratch;        /* per thread, conv scratch */
+    float **scratch;        /* per thread: conv scratch */
+    float **zbuf;           /* per thread: a stack's last DDCNN output for a few frames */
 };
 
 /* ------------------------------------------------------------ setup */
@@ -146,7 +147,7 @@ static void free_layer(ddcnn *l)
 static int alloc_workspace(vc_tnet_cpu *c)
 {
     const size_t T = VC_TNET_WINDOW;
-    size_t y = 0, x = 0, scratch = 0;
+    size_t y = 0, x = 0, scratch = 0, zbuf = 0;
     int threads = vc_cpu_pool_threads(c->pool);
     for (int s = 0; s < VC_TNET_STACKS; s++)
         for (int j = 0; j < 2; j++) {
@@ -160,11 +161,13 @@ static int alloc_workspace(vc_tnet_cpu *c)
             size_t sc = vc_cpu_conv3x3_scratch(nf, l->h, l->w, l->cin, 8 * l->f);
             if (sc > scratch)
                 scratch = sc;
+            size_t zb = (size_t)temporal_chunk(l, VC_TNET_WINDOW, threads) * px * 4 * l->f;
+            if (zb > zbuf)
+                zbuf = zb;
         }
     c->x0 = vc_cpu_alloc_floats(T * VC_TNET_FRAME_BYTES);
     c->y = vc_cpu_alloc_floats(T * y);
     c->x1 = vc_cpu_alloc_floats(T * x);
-    c->z = vc_cpu_alloc_floats(T * x);
     c->stack_out[0] = vc_cpu_alloc_floats(T * 13 * 24 * 64);
     c->stack_out[1] = vc_cpu_alloc_floats(T * 6 * 12 * 128);
     c->means = vc_cpu_alloc_floats(T * SIM_IN);
@@ -175,11 +178,12 @@ static int alloc_workspace(vc_tnet_cpu *c)
     c->feat = vc_cpu_alloc_floats(T * FC1_IN);
     c->hidden = vc_cpu_alloc_floats(T * FC1_OUT);
     c->scratch = calloc((size_t)threads, sizeof *c->scratch);
-    if (!c->x0 || !c->y || !c->x1 || !c->z || !c->stack_out[0] || !c->stack_out[1] || !c->means ||
+    c->zbuf = calloc((size_t)threads, sizeof *c->zbuf);
+    if (!c->x0 || !c->y || !c->x1 || !c->zbuf || !c->stack_out[0] || !c->stack_out[1] || !c->means ||
         !c->hist || !c->sim_proj || !c->sims || !c->lookup || !c->feat || !c->hidden || !c->scratch)
         return -1;
     for (int i = 0; i < threads; i++)
-        if (!(c->scratch[i] = vc_cpu_alloc_floats(scratch)))
+        if (!(c->scratch[i] = vc_cpu_alloc_floats(scratch)) || !(c->zbuf[i] = vc_cpu_alloc_floats(zbuf)))
             return -1;
     return 0;
 }
@@ -229,17 +233,21 @@ void vc_tnet_cpu_free(vc_tnet_cpu *c)
 {
     if (!c)
         return;
-    if (c->scratch)
-        for (int i = 0; i < vc_cpu_pool_threads(c->pool); i++)
+    for (int i = 0; c->pool && i < vc_cpu_pool_threads(c->pool); i++) {
+        if (c->scratch)
             free(c->scratch[i]);
+        if (c->zbuf)
+            free(c->zbuf[i]);
+    }
     free(c->scratch);
+    free(c->zbuf);
     vc_cpu_pool_free(c->pool);
     for (int s = 0; s < VC_TNET_STACKS; s++)
         for (int j = 0; j < 2; j++)
             free_layer(&c->layer[s][j]);
     float *bufs[] = {c->sim_proj_w, c->sim_proj_b, c->sim_fc_w, c->sim_fc_b, c->hist_fc_w,
                      c->hist_fc_b, c->fc1_w, c->fc1_b, c->cls1_w, c->cls2_w, c->x0, c->y, c->x1,
-                     c->z, c->stack_out[0], c->stack_out[1], c->means, c->hist, c->sim_proj,
+                     c->stack_out[0], c->stack_out[1], c->means, c->hist, c->sim_proj,
                      c->sims, c->lookup, c->feat, c->hidden};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
@@ -254,8 +262,9 @@ typedef struct {
     const ddcnn *l;
     int t_len, chunk;
     const float *in;        /* [T][h][w][cin] */
-    float *out;             /* [T][h][w][4F]: ReLU'd output, or the second DDCNN's raw sum */
-    /* stack epilogue (second DDCNN only) */
+    float *out;             /* [T][h][w][4F], ReLU'd; NULL for a stack's last DDCNN, whose
+                             * output only lives in zbuf until the epilogue pools it */
+    /* stack epilogue (last DDCNN only) */
     const float *shortcut;  /* first DDCNN's output */
     float *pooled;          /* frame t at pooled + t * pooled_ld */
     size_t pooled_ld;
@@ -278,13 +287,13 @@ static void spatial_task(void *ctx, int task, int worker)
                               j->c->scratch[worker]);
 }
 
-/* relu(z) + shortcut, pooled 2x2, and the pooled frame's channel means. */
-static void stack_epilogue(const ddcnn_job *j, int t)
+/* relu(z) + shortcut for frame t, pooled 2x2, and the pooled frame's
+ * channel means. */
+static void stack_epilogue(const ddcnn_job *j, int t, float *z)
 {
     const ddcnn *l = j->l;
     int c4 = 4 * l->f, oh = l->h / 2, ow = l->w / 2;
     size_t px = (size_t)l->h * l->w;
-    float *z = j->out + t * px * c4;
     const float *sc = j->shortcut + t * px * c4;
     for (size_t i = 0; i < px * c4; i++)
         z[i] = (z[i] > 0.0f ? z[i] : 0.0f) + sc[i];
@@ -302,21 +311,20 @@ static void stack_epilogue(const ddcnn_job *j, int t)
 
 static void temporal_task(void *ctx, int task, int worker)
 {
-    (void)worker;
     const ddcnn_job *j = ctx;
     const ddcnn *l = j->l;
     int t0 = task * j->chunk, t1 = t0 + j->chunk < j->t_len ? t0 + j->chunk : j->t_len;
     int f = l->f, rows = l->h * l->w;
-    float *out = j->out + (size_t)t0 * rows * 4 * f;
+    float *out = j->out ? j->out + (size_t)t0 * rows * 4 * f : j->c->zbuf[worker];
     vc_cpu_fill_rows(out, (t1 - t0) * rows, 4 * f, 4 * f, l->bias);
     for (int k = 0; k < VC_TNET_DILATIONS; k++)
         vc_cpu_temporal_conv3(j->c->y + 2 * f * k, 8 * f, 2 * f, j->t_len, rows, dilations[k],
-                              l->temporal[k], f, j->out + f * k, 4 * f, t0, t1);
+                              l->temporal[k], f, out + f * k, 4 * f, t0, t1);
     if (l->relu)
         vc_cpu_bias_act(out, (t1 - t0) * rows, 4 * f, 4 * f, NULL, VC_ACT_RELU);
     if (j->shortcut)
         for (int t = t0; t < t1; t++)
-            stack_epilogue(j, t);
+            stack_epilogue(j, t, out + (size_t)(t - t0) * rows * 4 * f);
 }
 
 static void run_ddcnn(ddcnn_job *j)
@@ -337,14 +345,14 @@ static void run_stacks(vc_tnet_cpu *c, int t_len)
         ddcnn_job j0 = {.c = c, .l = l0, .t_len = t_len, .in = in, .out = c->x1};
         run_ddcnn(&j0);
         int last = s == VC_TNET_STACKS - 1;
-        ddcnn_job j1 = {.c = c, .l = l1, .t_len = t_len, .in = c->x1, .out = c->z,
-                        .shortcut = c->x1,
+        ddcnn_job j1 = {.c = c, .l = l1, .t_len = t_len, .in = c->x1, .shortcut = c->x1,
                         .pooled = last ? c->feat + CONV_FEAT_OFF : c->stack_out[s],
                         .pooled_ld = last ? FC1_IN : (size_t)(l1->h / 2) * (l1->w / 2) * 4 * l1->f,
                         .mean_off = mean_off};
         run_ddcnn(&j1);
         mean_off += 4 * l1->f;
-        in = c->stack_out[s < VC_TNET_STACKS - 1 ? s : 0];
+        if (!last)
+            in = c->stack_out[s];
     }
 }
 
