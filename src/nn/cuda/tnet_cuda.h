@@ -16,12 +16,16 @@ extern "C" {
 typedef struct vc_tnet_cuda vc_tnet_cuda;
 
 int vc_cuda_device_count(void);
-/* Copies the weights to `device`; max_windows bounds one forward call. */
+/* Copies the weights to `device`; max_windows windows run per batch on the
+ * GPU (device memory is sized for it, ~60 MB a window); larger calls run in
+ * batches of that size. */
 vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, int max_windows,
                                char *err, size_t errlen);
 /* Same contract as vc_tnet_forward (sigmoid probabilities, many may be NULL). */
 int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int nwin, float *single, float *many,
                          char *err, size_t errlen);
+/* GPU time (ms) of the network in the last forward call, copies excluded. */
+float vc_tnet_cuda_net_ms(const vc_tnet_cuda *c);
 void vc_tnet_cuda_free(vc_tnet_cuda *c);
 
 #ifdef __cplusplus

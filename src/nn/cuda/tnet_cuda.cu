@@ -1,0 +1,511 @@
+/* TransNetV2 on a CUDA GPU: our bf16x3 tensor-core convolutions
+ * (tnet_kernels.cuh) for the conv stack, cuBLAS (fp32) for the head's
+ * matrix products. Layer order as in docs/peers.md §1.3. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cuda/tnet_cuda.h"
+#include "tnet_kernels.cuh"
+
+using tnet::bf16;
+using tnet::T;
+
+/* Largest per-frame sizes (elements) over the three stacks. */
+enum {
+    FR_S = 1296 * 128,  /* spatial-conv output, 8F channels */
+    FR_X1 = 1296 * 64,  /* DDCNN 0 output (the shortcut), 4F channels */
+    FR_P0 = 13 * 24 * 64,
+    FR_P1 = 6 * 12 * 128,
+    FR_P2 = 3 * 6 * 256,
+    FEAT = 4864,
+};
+
+struct vc_tnet_cuda {
+    int dev, sms, maxw, fc_tf32, cfg_spatial, cfg_temporal;
+    int prof, nprof;                  /* VC_TNET_CUDA_PROFILE: per-stage times to stderr */
+    cudaEvent_t pev[24];
+    const char *pname[24];
+    size_t plS, plX1, plP[3];         /* hi -> lo plane offsets of the activation buffers */
+    const char *dump_dir;
+    cudaStream_t st;
+    cudaEvent_t ev[2];                /* around the network, for vc_tnet_cuda_net_ms */
+    float net_ms;
+    cublasHandle_t blas;
+    /* weights */
+    float *w0;                        /* first spatial conv, fp32 [27][128], /255 folded in */
+    bf16 *ws[3][2], *wt[3][2];         /* packed [N][taps][cin], hi plane then lo plane */
+    float *beta[3][2];
+    float *proj_w, *proj_b, *sfc_w, *sfc_b, *hfc_w, *hfc_b, *fc1_w, *fc1_b, *cls_w, cls_b[2];
+    /* activations, sized for maxw windows */
+    uint8_t *frames;
+    bf16 *S, *x1, *P[3];
+    float *simin, *proj, *sim, *band, *hist, *feat, *hfc, *out, *hout;
+};
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    if (!err || !len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+#define CU(call)                                                                              \
+    do {                                                                                      \
+        cudaError_t e_ = (call);                                                              \
+        if (e_ != cudaSuccess) {                                                              \
+            seterr(err, errlen, "CUDA: %s: %s (%s:%d)", #call, cudaGetErrorString(e_), __FILE__, \
+                   __LINE__);                                                                 \
+            return -1;                                                                        \
+        }                                                                                     \
+    } while (0)
+#define CB(call)                                                                              \
+    do {                                                                                      \
+        cublasStatus_t s_ = (call);                                                           \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                    \
+            seterr(err, errlen, "cuBLAS: %s: status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__); \
+            return -1;                                                                        \
+        }                                                                                     \
+    } while (0)
+
+extern "C" int vc_cuda_device_count(void)
+{
+    int n = 0;
+    /* No driver (or no GPU) is an error here, not a crash: report none. */
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+/* ---- weights ----------------------------------------------------------- */
+
+template <class X> static int upload(X **dst, const X *src, size_t n, char *err, size_t errlen)
+{
+    CU(cudaMalloc((void **)dst, n * sizeof(X)));
+    CU(cudaMemcpy(*dst, src, n * sizeof(X), cudaMemcpyHostToDevice));
+    return 0;
+}
+
+static float bf16_round(float x, uint16_t *bits)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
+    *bits = (uint16_t)(u >> 16);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* n weights -> bf16 hi plane then lo plane (w - hi). */
+static int upload_split(bf16 **dst, const float *w, size_t n, char *err, size_t errlen)
+{
+    uint16_t *h = (uint16_t *)malloc(2 * n * sizeof(uint16_t));
+    if (!h) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) bf16_round(w[i] - bf16_round(w[i], &h[i]), &h[n + i]);
+    int r = upload(dst, (bf16 *)h, 2 * n, err, errlen);
+    free(h);
+    return r;
+}
+
+static const int CIN[3][2] = {{3, 64}, {64, 128}, {128, 256}};
+
+/* Uploads one DDCNN: spatial as [n = branch*2F + o][tap][c], temporal as
+ * [n = branch*F + f][tap][c < 2F], both row-major [N][K] GEMM operands. */
+static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, float *pk, char *err, size_t errlen)
+{
+    const int F = 16 << i, cin = CIN[i][j], K = 9 * cin, K2 = 6 * F;
+    if (d->cin != cin || d->f != F) {
+        seterr(err, errlen, "TransNetV2 params: SDDCNN.%d.DDCNN.%d has cin %d, F %d (want %d, %d)", i, j, d->cin,
+               d->f, cin, F);
+        return -1;
+    }
+    for (int b = 0; b < 4; b++)
+        for (int o = 0; o < 2 * F; o++)
+            for (int tap = 0; tap < 9; tap++)
+                for (int ch = 0; ch < cin; ch++)
+                    pk[(size_t)(b * 2 * F + o) * K + tap * cin + ch] = d->spatial[b][((size_t)o * cin + ch) * 9 + tap];
+    if (i == 0 && j == 0) {
+        float w0[27 * 128]; /* conv0 reads raw uint8: fp32 [tap*3+c][n], /255 */
+        for (int n = 0; n < 128; n++)
+            for (int k = 0; k < 27; k++) w0[k * 128 + n] = pk[(size_t)n * K + k] / 255.f;
+        if (upload(&c->w0, w0, 27 * 128, err, errlen)) return -1;
+    } else if (upload_split(&c->ws[i][j], pk, (size_t)8 * F * K, err, errlen)) {
+        return -1;
+    }
+    for (int b = 0; b < 4; b++)
+        for (int f = 0; f < F; f++)
+            for (int tap = 0; tap < 3; tap++)
+                for (int ch = 0; ch < 2 * F; ch++)
+                    pk[(size_t)(b * F + f) * K2 + tap * 2 * F + ch] = d->temporal[b][((size_t)f * 2 * F + ch) * 3 + tap];
+    if (upload_split(&c->wt[i][j], pk, (size_t)4 * F * K2, err, errlen)) return -1;
+    return upload(&c->beta[i][j], d->bias, 4 * F, err, errlen);
+}
+
+static int load_weights(vc_tnet_cuda *c, const vc_tnet_params *p, char *err, size_t errlen)
+{
+    float *pk = (float *)malloc((size_t)512 * 9 * 256 * sizeof(float)); /* largest packed conv */
+    if (!pk) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < 3 && !rc; i++)
+        for (int j = 0; j < 2 && !rc; j++) rc = load_ddcnn(c, i, j, &p->ddcnn[i][j], pk, err, errlen);
+    if (!rc) {
+        memcpy(pk, p->cls1_w, 1024 * sizeof(float));
+        memcpy(pk + 1024, p->cls2_w, 1024 * sizeof(float));
+        rc = upload(&c->proj_w, p->sim_proj_w, 128 * 448, err, errlen) ||
+             upload(&c->proj_b, p->sim_proj_b, 128, err, errlen) ||
+             upload(&c->sfc_w, p->sim_fc_w, 128 * 101, err, errlen) ||
+             upload(&c->sfc_b, p->sim_fc_b, 128, err, errlen) ||
+             upload(&c->hfc_w, p->hist_fc_w, 128 * 101, err, errlen) ||
+             upload(&c->hfc_b, p->hist_fc_b, 128, err, errlen) ||
+             upload(&c->fc1_w, p->fc1_w, (size_t)1024 * FEAT, err, errlen) ||
+             upload(&c->fc1_b, p->fc1_b, 1024, err, errlen) || upload(&c->cls_w, pk, 2048, err, errlen);
+        c->cls_b[0] = p->cls1_b;
+        c->cls_b[1] = p->cls2_b;
+    }
+    free(pk);
+    return rc ? -1 : 0;
+}
+
+/* ---- launches ------------------------------------------------------------ */
+
+/* A persistent grid: as many blocks as fit on the GPU at once, split over
+ * the N tiles; each loops over M tiles. */
+template <int BM, int BN, int BK, int WM, int WN, int ST, class Op>
+static cudaError_t launch(const Op &op, int m, int n, vc_tnet_cuda *c)
+{
+    using TL = tnet::Tile<BM, BN, BK, WM, WN, ST>;
+    auto k = tnet::igemm<BM, BN, BK, WM, WN, ST, Op>;
+    static int per_sm[64]; /* per instantiation and device: shared-memory opt-in, blocks per SM */
+    int &ps = per_sm[c->dev & 63];
+    if (!ps) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, TL::SMEM);
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ps, k, TL::THREADS, TL::SMEM);
+        if (e != cudaSuccess) return e;
+        if (ps < 1) ps = 1;
+    }
+    const int ny = n / BN, tiles = (m + BM - 1) / BM;
+    int nx = ps * c->sms / ny;
+    nx = nx < 1 ? 1 : nx > tiles ? tiles : nx;
+    k<<<dim3(nx, ny), TL::THREADS, TL::SMEM, c->st>>>(op);
+    return cudaGetLastError();
+}
+
+static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
+                           int hc)
+{
+    const int F = 16 << i, cin = CIN[i][j];
+    tnet::SpatialOp op{in, c->ws[i][j], c->S, in_plane, (size_t)8 * F * 9 * cin, c->plS, cin, 8 * F, h, w, hc,
+                       nf * hc * w};
+    /* 256x128 tiles, 8 warps of 64x64, K step 64, double-buffered: the best
+     * of the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md);
+     * VC_TNET_CUDA_SPATIAL picks another, for tuning */
+    switch (c->cfg_spatial) {
+    case 1: return launch<128, 128, 32, 64, 32, 3>(op, op.m, 8 * F, c);
+    case 2: return launch<256, 128, 32, 64, 64, 3>(op, op.m, 8 * F, c);
+    case 3:
+        if (F > 16) return launch<128, 256, 32, 64, 64, 3>(op, op.m, 8 * F, c);
+        return launch<256, 128, 32, 64, 64, 3>(op, op.m, 8 * F, c);
+    default: return launch<256, 128, 64, 64, 64, 2>(op, op.m, 8 * F, c);
+    }
+}
+
+template <int F, bool POOL>
+static cudaError_t temporal(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out_plane, int nf, int h, int w)
+{
+    int m = POOL ? nf * (h / 2) * (w / 2) * 4 : nf * h * w;
+    tnet::TemporalOp<POOL> op{c->S,  c->wt[i][j], out,      c->plS, (size_t)4 * F * 6 * F, out_plane, c->beta[i][j],
+                              c->x1, c->plX1,     2 * F,    h,      w,                     m};
+    switch (c->cfg_temporal) { /* VC_TNET_CUDA_TEMPORAL, for tuning */
+    case 1: return launch<128, F, 32, 32, F, 3>(op, m, 4 * F, c);
+    case 2: return launch<256, F, 32, 64, F, 2>(op, m, 4 * F, c);
+    default: return launch<128, F, 32, 32, F, 2>(op, m, 4 * F, c);
+    }
+}
+
+/* Row-major C[m][n] (ldc) = A[m][k] (lda) * B[n][k]^T: cuBLAS sees the
+ * column-major transposes. */
+static int gemm_rm(vc_tnet_cuda *c, const float *A, int lda, const float *B, float *C, int ldc, int m, int n, int k,
+                   bool tf32, char *err, size_t errlen)
+{
+    const float one = 1.f, zero = 0.f;
+    CB(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, B, CUDA_R_32F, k, A, CUDA_R_32F, lda, &zero, C,
+                    CUDA_R_32F, ldc, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return 0;
+}
+
+/* [T][T] cosine similarities of each window's rows of X ([frames][dim]),
+ * then the 101-wide band around the diagonal. */
+static int sim_band(vc_tnet_cuda *c, const float *X, int dim, int nw, char *err, size_t errlen)
+{
+    const float one = 1.f, zero = 0.f;
+    CB(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, dim, &one, X, dim, (long long)T * dim, X,
+                                 dim, (long long)T * dim, &zero, c->sim, T, (long long)T * T, nw));
+    tnet::sim_band<<<nw * T, 128, 0, c->st>>>(c->sim, c->band);
+    CU(cudaGetLastError());
+    return 0;
+}
+
+/* Debugging aid (VC_TNET_CUDA_DUMP=dir): window 0 of a stage as float32, for
+ * bench/nn/gpu to diff against the PyTorch model. plane: bf16 hi/lo tensor
+ * (lo at p + plane), else 0 for float32. */
+static int dump(vc_tnet_cuda *c, const char *name, const void *p, size_t plane, size_t n, char *err, size_t errlen)
+{
+    if (!c->dump_dir) return 0;
+    CU(cudaStreamSynchronize(c->st));
+    float *h = (float *)malloc(n * sizeof(float));
+    uint16_t *raw = (uint16_t *)malloc(2 * n * sizeof(uint16_t));
+    int rc = !h || !raw;
+    if (!rc && plane) {
+        rc = cudaMemcpy(raw, p, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess ||
+             cudaMemcpy(raw + n, (const bf16 *)p + plane, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess;
+        for (size_t i = 0; i < n && !rc; i++) {
+            uint32_t a = (uint32_t)raw[i] << 16, b = (uint32_t)raw[n + i] << 16;
+            float fa, fb;
+            memcpy(&fa, &a, 4);
+            memcpy(&fb, &b, 4);
+            h[i] = fa + fb;
+        }
+    } else if (!rc) {
+        rc = cudaMemcpy(h, p, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.f32", c->dump_dir, name);
+    FILE *f = rc ? NULL : fopen(path, "wb");
+    if (!f || fwrite(h, sizeof(float), n, f) != n) rc = -1;
+    if (f && fclose(f)) rc = -1;
+    free(h);
+    free(raw);
+    if (rc) seterr(err, errlen, "dump %s failed", path);
+    return rc ? -1 : 0;
+}
+
+#define CK(expr)                                                                                       \
+    do {                                                                                               \
+        cudaError_t e_ = (expr);                                                                       \
+        if (e_ != cudaSuccess) {                                                                       \
+            seterr(err, errlen, "CUDA: %s: %s", #expr, cudaGetErrorString(e_));                         \
+            return -1;                                                                                 \
+        }                                                                                              \
+    } while (0)
+#define DUMP(name, p, plane, n) \
+    if (dump(c, name, p, plane, n, err, errlen)) return -1
+/* VC_TNET_CUDA_PROFILE: an event after each stage */
+#define MARK(name)                                                        \
+    if (c->prof && c->nprof < 24) {                                        \
+        if (!c->pev[c->nprof]) CK(cudaEventCreate(&c->pev[c->nprof]));      \
+        c->pname[c->nprof] = name;                                         \
+        CK(cudaEventRecord(c->pev[c->nprof++], c->st));                    \
+    }
+
+/* The whole network on nw windows already in c->frames. */
+static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
+{
+    const int nf = nw * T;
+    static const int HS[3] = {27, 13, 6}, WS[3] = {48, 24, 12};
+    static const char *NAMES[3][4] = {{"s0_S0", "s0_x1", "s0_S1", "s0_P"},
+                                      {"s1_S0", "s1_x1", "s1_S1", "s1_P"},
+                                      {"s2_S0", "s2_x1", "s2_S1", "s2_P"}};
+    c->nprof = 0;
+    MARK("start");
+    tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, c->plS, nf * 1296);
+    CK(cudaGetLastError());
+    for (int i = 0; i < 3; i++) {
+        const int h = HS[i], w = WS[i], F = 16 << i;
+        if (i) CK(spatial(c, i, 0, c->P[i - 1], c->plP[i - 1], nf, h, w, h));
+        MARK(NAMES[i][0]);
+        DUMP(NAMES[i][0], c->S, c->plS, (size_t)T * h * w * 8 * F);
+        if (i == 0) CK((temporal<16, false>(c, 0, 0, c->x1, c->plX1, nf, h, w)));
+        if (i == 1) CK((temporal<32, false>(c, 1, 0, c->x1, c->plX1, nf, h, w)));
+        if (i == 2) CK((temporal<64, false>(c, 2, 0, c->x1, c->plX1, nf, h, w)));
+        MARK(NAMES[i][1]);
+        DUMP(NAMES[i][1], c->x1, c->plX1, (size_t)T * h * w * 4 * F);
+        CK(spatial(c, i, 1, c->x1, c->plX1, nf, h, w, h & ~1));
+        MARK(NAMES[i][2]);
+        DUMP(NAMES[i][2], c->S, c->plS, (size_t)T * h * w * 8 * F);
+        if (i == 0) CK((temporal<16, true>(c, 0, 1, c->P[0], c->plP[0], nf, h, w)));
+        if (i == 1) CK((temporal<32, true>(c, 1, 1, c->P[1], c->plP[1], nf, h, w)));
+        if (i == 2) CK((temporal<64, true>(c, 2, 1, c->P[2], c->plP[2], nf, h, w)));
+        MARK(NAMES[i][3]);
+        DUMP(NAMES[i][3], c->P[i], c->plP[i], (size_t)T * (h / 2) * (w / 2) * 4 * F);
+    }
+    /* FrameSimilarity */
+    tnet::stack_means<<<nf, 448, 0, c->st>>>(c->P[0], c->P[1], c->P[2], c->plP[0], c->plP[1], c->plP[2], c->simin);
+    CK(cudaGetLastError());
+    if (gemm_rm(c, c->simin, 448, c->proj_w, c->proj, 128, nf, 128, 448, false, err, errlen)) return -1;
+    tnet::bias_l2norm<<<nf, 128, 0, c->st>>>(c->proj, c->proj_b, 128);
+    CK(cudaGetLastError());
+    if (sim_band(c, c->proj, 128, nw, err, errlen)) return -1;
+    if (gemm_rm(c, c->band, 101, c->sfc_w, c->feat + 128, FEAT, nf, 128, 101, false, err, errlen)) return -1;
+    /* ColorHistograms */
+    tnet::color_hist<<<nf, 256, 0, c->st>>>(c->frames, c->hist);
+    CK(cudaGetLastError());
+    if (sim_band(c, c->hist, 512, nw, err, errlen)) return -1;
+    if (gemm_rm(c, c->band, 101, c->hfc_w, c->feat, FEAT, nf, 128, 101, false, err, errlen)) return -1;
+    tnet::finish_feat<<<nf, 256, 0, c->st>>>(c->feat, c->hfc_b, c->sfc_b, c->P[2], c->plP[2]);
+    CK(cudaGetLastError());
+    MARK("sim+hist");
+    DUMP("simin", c->simin, 0, (size_t)T * 448);
+    DUMP("feat", c->feat, 0, (size_t)T * FEAT);
+    /* fc1: fp32 (TF32 alone is ~1e-3 off with the reference's weights) */
+    if (gemm_rm(c, c->feat, FEAT, c->fc1_w, c->hfc, 1024, nf, 1024, FEAT, c->fc_tf32, err, errlen)) return -1;
+    tnet::heads<<<nf, 256, 0, c->st>>>(c->hfc, c->fc1_b, c->cls_w, c->cls_b[0], c->cls_b[1], c->out);
+    CK(cudaGetLastError());
+    MARK("fc1+heads");
+    DUMP("hfc", c->hfc, 0, (size_t)T * 1024);
+    return 0;
+}
+
+/* ---- API ----------------------------------------------------------------- */
+
+extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, int max_windows, char *err,
+                                          size_t errlen)
+{
+    int n = vc_cuda_device_count();
+    if (n <= 0) {
+        seterr(err, errlen, "no CUDA device available (driver missing or no GPU)");
+        return NULL;
+    }
+    if (device < 0 || device >= n) {
+        seterr(err, errlen, "CUDA device %d does not exist (%d found)", device, n);
+        return NULL;
+    }
+    if (max_windows < 1) max_windows = 1;
+    vc_tnet_cuda *c = (vc_tnet_cuda *)calloc(1, sizeof *c);
+    if (!c) {
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->dev = device;
+    c->maxw = max_windows;
+    const char *fc = getenv("VC_TNET_CUDA_FC"); /* "tf32": faster, less exact fc1 */
+    c->fc_tf32 = fc && !strcmp(fc, "tf32");
+    c->dump_dir = getenv("VC_TNET_CUDA_DUMP");
+    c->cfg_spatial = getenv("VC_TNET_CUDA_SPATIAL") ? atoi(getenv("VC_TNET_CUDA_SPATIAL")) : 0;
+    c->cfg_temporal = getenv("VC_TNET_CUDA_TEMPORAL") ? atoi(getenv("VC_TNET_CUDA_TEMPORAL")) : 0;
+    c->prof = getenv("VC_TNET_CUDA_PROFILE") != NULL;
+    if (c->dump_dir && !*c->dump_dir) c->dump_dir = NULL;
+    const size_t nf = (size_t)max_windows * T;
+    c->plS = nf * FR_S;
+    c->plX1 = nf * FR_X1;
+    c->plP[0] = nf * FR_P0;
+    c->plP[1] = nf * FR_P1;
+    c->plP[2] = nf * FR_P2;
+    int ok = 0;
+    do {
+        if (cudaSetDevice(device) != cudaSuccess ||
+            cudaDeviceGetAttribute(&c->sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+            cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking) ||
+            cudaEventCreate(&c->ev[0]) || cudaEventCreate(&c->ev[1]))
+            break;
+        if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS) c->blas = NULL;
+        if (!c->blas || cublasSetStream(c->blas, c->st) != CUBLAS_STATUS_SUCCESS) {
+            seterr(err, errlen, "cuBLAS initialisation failed");
+            vc_tnet_cuda_free(c);
+            return NULL;
+        }
+        if (load_weights(c, p, err, errlen)) {
+            vc_tnet_cuda_free(c);
+            return NULL;
+        }
+        /* bf16 tensors: hi plane then lo plane, 4 bytes an element */
+        if (cudaMalloc((void **)&c->frames, nf * VC_TNET_FRAME_BYTES) || cudaMalloc((void **)&c->S, nf * FR_S * 4) ||
+            cudaMalloc((void **)&c->x1, nf * FR_X1 * 4) || cudaMalloc((void **)&c->P[0], nf * FR_P0 * 4) ||
+            cudaMalloc((void **)&c->P[1], nf * FR_P1 * 4) || cudaMalloc((void **)&c->P[2], nf * FR_P2 * 4) ||
+            cudaMalloc((void **)&c->simin, nf * 448 * 4) || cudaMalloc((void **)&c->proj, nf * 128 * 4) ||
+            cudaMalloc((void **)&c->sim, nf * T * 4) || cudaMalloc((void **)&c->band, nf * 101 * 4) ||
+            cudaMalloc((void **)&c->hist, nf * 512 * 4) || cudaMalloc((void **)&c->feat, nf * FEAT * 4) ||
+            cudaMalloc((void **)&c->hfc, nf * 1024 * 4) || cudaMalloc((void **)&c->out, nf * 2 * 4) ||
+            cudaMallocHost((void **)&c->hout, nf * 2 * 4))
+            break;
+        ok = 1;
+    } while (0);
+    if (!ok) {
+        cudaError_t e = cudaGetLastError();
+        seterr(err, errlen, "CUDA setup on device %d failed (%d windows): %s", device, max_windows,
+               cudaGetErrorString(e));
+        vc_tnet_cuda_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+extern "C" int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int nwin, float *single, float *many,
+                                    char *err, size_t errlen)
+{
+    CU(cudaSetDevice(c->dev));
+    c->net_ms = 0;
+    for (int w0 = 0; w0 < nwin; w0 += c->maxw) {
+        const int nw = nwin - w0 < c->maxw ? nwin - w0 : c->maxw, nf = nw * T;
+        CU(cudaMemcpyAsync(c->frames, frames + (size_t)w0 * T * VC_TNET_FRAME_BYTES, (size_t)nf * VC_TNET_FRAME_BYTES,
+                           cudaMemcpyHostToDevice, c->st));
+        if (c->dump_dir) {
+            /* poison: anything a kernel forgets to write shows up as NaN */
+            CU(cudaMemsetAsync(c->S, 0xff, c->plS * 4, c->st));
+            CU(cudaMemsetAsync(c->x1, 0xff, c->plX1 * 4, c->st));
+            for (int i = 0; i < 3; i++) CU(cudaMemsetAsync(c->P[i], 0xff, c->plP[i] * 4, c->st));
+        }
+        CU(cudaEventRecord(c->ev[0], c->st));
+        if (run_net(c, nw, err, errlen)) return -1;
+        CU(cudaEventRecord(c->ev[1], c->st));
+        CU(cudaMemcpyAsync(c->hout, c->out, (size_t)nf * 2 * 4, cudaMemcpyDeviceToHost, c->st));
+        CU(cudaStreamSynchronize(c->st));
+        float ms = 0;
+        CU(cudaEventElapsedTime(&ms, c->ev[0], c->ev[1]));
+        c->net_ms += ms;
+        for (int i = 1; i < c->nprof; i++) {
+            CU(cudaEventElapsedTime(&ms, c->pev[i - 1], c->pev[i]));
+            fprintf(stderr, "%s%s %.3f ms%s", i == 1 ? "profile: " : "", c->pname[i], ms,
+                    i + 1 < c->nprof ? ", " : "\n");
+        }
+        for (int i = 0; i < nf; i++) {
+            single[(size_t)w0 * T + i] = c->hout[2 * i];
+            if (many) many[(size_t)w0 * T + i] = c->hout[2 * i + 1];
+        }
+    }
+    return 0;
+}
+
+extern "C" float vc_tnet_cuda_net_ms(const vc_tnet_cuda *c)
+{
+    return c ? c->net_ms : 0.f;
+}
+
+extern "C" void vc_tnet_cuda_free(vc_tnet_cuda *c)
+{
+    if (!c) return;
+    cudaSetDevice(c->dev);
+    if (c->st) cudaStreamSynchronize(c->st);
+    void *bufs[] = {c->w0,     c->proj_w, c->proj_b, c->sfc_w, c->sfc_b, c->hfc_w, c->hfc_b, c->fc1_w,
+                    c->fc1_b,  c->cls_w,  c->frames, c->S,     c->x1,    c->P[0],  c->P[1],  c->P[2],
+                    c->simin,  c->proj,   c->sim,    c->band,  c->hist,  c->feat,  c->hfc,   c->out};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            cudaFree(c->ws[i][j]);
+            cudaFree(c->wt[i][j]);
+            cudaFree(c->beta[i][j]);
+        }
+    cudaFreeHost(c->hout);
+    if (c->blas) cublasDestroy(c->blas);
+    for (int i = 0; i < 2; i++)
+        if (c->ev[i]) cudaEventDestroy(c->ev[i]);
+    for (int i = 0; i < 24; i++)
+        if (c->pev[i]) cudaEventDestroy(c->pev[i]);
+    if (c->st) cudaStreamDestroy(c->st);
+    free(c);
+}

@@ -1,0 +1,491 @@
+/* TransNetV2 device kernels (included once, by tnet_cuda.cu).
+ *
+ * Precision: the conv stack runs on bf16 tensor cores as "bf16x3": every
+ * activation and weight is kept as two bf16 planes, hi = bf16(v) and
+ * lo = bf16(v - hi) (16 mantissa bits, fp32 range), and each product is
+ * a_hi*b_hi + a_hi*b_lo + a_lo*b_hi with fp32 accumulation. A single bf16,
+ * fp16 or TF32 pass (10 bits at best) puts the probabilities ~3e-3 off the
+ * fp32 model with the reference's random weights (bench/nn/gpu/README.md);
+ * bf16x3 stays within ~5e-5.
+ *
+ * Layout: channels-last ([frame][y][x][c]). The convolutions are implicit
+ * GEMMs (mma.sync m16n8k16): no im2col buffer, zero padding comes from
+ * cp.async's zero fill. The head (frame similarity, histograms) is fp32. */
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+namespace tnet {
+
+constexpr int T = 100;            /* frames per window */
+constexpr int H0 = 27, W0 = 48;   /* input frame */
+typedef __nv_bfloat16 bf16;
+
+/* v -> (hi, lo) at p and p + plane, two values at a time. */
+__device__ __forceinline__ void store_split(bf16 *p, size_t plane, float v0, float v1)
+{
+    __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
+    float2 hf = __bfloat1622float2(h);
+    *reinterpret_cast<__nv_bfloat162 *>(p) = h;
+    *reinterpret_cast<__nv_bfloat162 *>(p + plane) = __floats2bfloat162_rn(v0 - hf.x, v1 - hf.y);
+}
+__device__ __forceinline__ float2 load_split(const bf16 *p, size_t plane)
+{
+    float2 h = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p));
+    float2 l = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p + plane));
+    return make_float2(h.x + l.x, h.y + l.y);
+}
+
+/* ---- PTX helpers ------------------------------------------------------ */
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+/* 16-byte async copy; src_bytes 0 writes zeros (implicit conv padding). */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
+                 "r"(src_bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p))
+                 : "memory");
+}
+/* D = A(16x16, row) * B(16x8, col) + D, bf16 in, fp32 accumulate. */
+__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const uint32_t b[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/* ---- implicit GEMM ----------------------------------------------------
+ * out[m][n] = epilogue(sum_k A(m,k) * Wt[n][k]), k = tap * ck + c, A and Wt
+ * split in hi/lo planes. The Op supplies, per output row m, the source pixel
+ * of each tap (or none: padding), and the epilogue. Block tile BM x BN, K
+ * step BK, warp tile WM x WN, STAGES-deep cp.async pipeline. */
+template <int BM, int BN, int BK, int WM, int WN, int STAGES>
+struct Tile {
+    static constexpr int NWM = BM / WM, NWN = BN / WN;
+    static constexpr int THREADS = NWM * NWN * 32;
+    static constexpr int LDS = BK + 8; /* row pad: the 8 rows an ldmatrix reads hit distinct banks */
+    static constexpr int SMEM = STAGES * 2 * (BM + BN) * LDS * 2;
+};
+
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, class Op>
+__global__ void __launch_bounds__(Tile<BM, BN, BK, WM, WN, STAGES>::THREADS)
+igemm(const Op op)
+{
+    using TL = Tile<BM, BN, BK, WM, WN, STAGES>;
+    constexpr int LDS = TL::LDS, NT = TL::THREADS;
+    constexpr int MT = WM / 16, NT8 = WN / 8;
+    constexpr int CPR = BK / 8; /* 16-byte chunks per tile row */
+    constexpr int A_PER = (BM * CPR + NT - 1) / NT, B_PER = (BN * CPR + NT - 1) / NT;
+    static_assert(NT8 % 2 == 0, "B fragments are loaded two n-tiles at a time");
+
+    /* stage s: A hi, A lo ([BM][LDS] each), then B hi, B lo ([BN][LDS]) */
+    extern __shared__ uint4 smem_raw[];
+    bf16 *sA = reinterpret_cast<bf16 *>(smem_raw);
+    bf16 *sB = sA + STAGES * 2 * BM * LDS;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / TL::NWN, wn = warp % TL::NWN;
+    const int n0 = blockIdx.y * BN;
+    const int K = Op::TAPS * op.ck;
+    const int ck_steps = op.ck / BK;
+    const int kiters = Op::TAPS * ck_steps;
+    /* Persistent: block x does M tiles x, x + gridDim.x, ...; the pipeline runs
+     * on across tiles, so a tile's loads overlap the previous tile's math. */
+    const int ntiles = (op.m + BM - 1) / BM;
+    const int mytiles = ntiles > (int)blockIdx.x ? (ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x : 0;
+    const int total = mytiles * kiters;
+
+    /* Each thread copies the same tile rows at every K step of a tile: resolve them once a tile. */
+    typename Op::Row rows[A_PER];
+    int rows_tile = -1;
+
+    auto load = [&](int stage, int it) {
+        const int tl = it / kiters, kit = it - tl * kiters;
+        if (tl != rows_tile) {
+            const int m0 = (blockIdx.x + tl * gridDim.x) * BM;
+#pragma unroll
+            for (int i = 0; i < A_PER; i++) {
+                int idx = tid + i * NT;
+                rows[i] = op.row(idx < BM * CPR ? m0 + idx / CPR : -1);
+            }
+            rows_tile = tl;
+        }
+        const int tap = kit / ck_steps, c0 = (kit - tap * ck_steps) * BK;
+        bf16 *a = sA + stage * 2 * BM * LDS, *b = sB + stage * 2 * BN * LDS;
+#pragma unroll
+        for (int i = 0; i < A_PER; i++) {
+            int idx = tid + i * NT;
+            if (idx < BM * CPR) {
+                int r = idx / CPR, ch = idx % CPR;
+                const bf16 *src = op.a_src(rows[i], tap);
+                const bf16 *s = src ? src + c0 + ch * 8 : op.wt;
+                cp_async16(a + r * LDS + ch * 8, s, src ? 16 : 0);
+                cp_async16(a + (BM + r) * LDS + ch * 8, s + (src ? op.in_plane : 0), src ? 16 : 0);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < B_PER; i++) {
+            int idx = tid + i * NT;
+            if (idx < BN * CPR) {
+                int r = idx / CPR, ch = idx % CPR;
+                const bf16 *s = op.wt + (size_t)(n0 + r) * K + tap * op.ck + c0 + ch * 8;
+                cp_async16(b + r * LDS + ch * 8, s, 16);
+                cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
+            }
+        }
+    };
+
+    float acc[MT][NT8][4];
+#pragma unroll
+    for (int x = 0; x < MT; x++)
+#pragma unroll
+        for (int y = 0; y < NT8; y++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[x][y][e] = 0.f;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < total) load(s, s);
+        cp_commit();
+    }
+    for (int it = 0; it < total; it++) {
+        cp_wait<STAGES - 2>();
+        __syncthreads(); /* stage it landed for all; stage it-1 is free */
+        {
+            int nk = it + STAGES - 1;
+            if (nk < total) load(nk % STAGES, nk);
+            cp_commit();
+        }
+        const bf16 *a = sA + (it % STAGES) * 2 * BM * LDS + (wm * WM) * LDS;
+        const bf16 *b = sB + (it % STAGES) * 2 * BN * LDS + (wn * WN) * LDS;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            uint32_t af[2][MT][4];
+#pragma unroll
+            for (int pl = 0; pl < 2; pl++)
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+                    ldsm_x4(af[pl][mt], a + (pl * BM + mt * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
+            /* B two n-tiles at a time, so few fragments are live at once */
+#pragma unroll
+            for (int nt = 0; nt < NT8; nt += 2) {
+                uint32_t bh[4], bl[4];
+                const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
+                ldsm_x4(bh, bp);
+                ldsm_x4(bl, bp + BN * LDS);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int u = 0; u < 2; u++) {
+                        mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
+                        mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
+                        mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                    }
+            }
+        }
+        if ((it + 1) % kiters == 0) {
+            /* tile done. Accumulator layout of m16n8: rows g, g+8, columns 2t, 2t+1. */
+            const int m0 = (blockIdx.x + (it / kiters) * gridDim.x) * BM;
+            const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int nt = 0; nt < NT8; nt++) {
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        int m = m0 + wm * WM + mt * 16 + g + h * 8;
+                        int n = n0 + wn * WN + nt * 8 + t4 * 2;
+                        op.store(m, n, acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
+                    }
+#pragma unroll
+                    for (int e = 0; e < 4; e++) acc[mt][nt][e] = 0.f;
+                }
+        }
+    }
+    cp_wait<0>();
+}
+
+/* (1,3,3) spatial conv, padding 1, all four branches at once (N = 8F).
+ * Rows cover the first hc image rows of each frame (DDCNN 1 skips the odd
+ * last row that the stack's 2x2 pooling drops). */
+struct SpatialOp {
+    static constexpr int TAPS = 9;
+    const bf16 *in;    /* [pix][ck] */
+    const bf16 *wt;    /* [N][9][ck] */
+    bf16 *out;         /* [pix][ldo] */
+    size_t in_plane, w_plane, out_plane;
+    int ck, ldo, h, w, hc, m;
+    struct Row {
+        int pix, y, x;
+    };
+    __device__ Row row(int mm) const
+    {
+        if (mm < 0 || mm >= m) return {-1, 0, 0};
+        int hw = hc * w, f = mm / hw, r = mm - f * hw, y = r / w, x = r - y * w;
+        return {f * h * w + y * w + x, y, x};
+    }
+    __device__ const bf16 *a_src(const Row &r, int tap) const
+    {
+        int dy = tap / 3 - 1, dx = tap % 3 - 1, y = r.y + dy, x = r.x + dx;
+        if (r.pix < 0 || y < 0 || y >= h || x < 0 || x >= w) return nullptr;
+        return in + (size_t)(r.pix + dy * w + dx) * ck;
+    }
+    __device__ void store(int mm, int n, float v0, float v1) const
+    {
+        Row r = row(mm);
+        if (r.pix >= 0) store_split(out + (size_t)r.pix * ldo + n, out_plane, v0, v1);
+    }
+};
+
+/* (3,1,1) temporal conv of branch blockIdx.y (dilation 2^branch, padding
+ * inside the 100-frame window) over that branch's 2F spatial channels, with
+ * folded BN and ReLU. POOL (DDCNN 1): out = avgpool2x2(relu(x2) + shortcut);
+ * rows are then ordered so each 2x2 quad is 4 consecutive rows, which sit in
+ * lanes 4 apart of one warp: the quad sum is two shuffles. */
+template <bool POOL>
+struct TemporalOp {
+    static constexpr int TAPS = 3;
+    const bf16 *in;        /* S: [pix][8F] */
+    const bf16 *wt;        /* [4F][3][2F] */
+    bf16 *out;             /* [pix][4F], or POOL: [pooled pix][4F] */
+    size_t in_plane, w_plane, out_plane;
+    const float *beta;     /* [4F]: folded BN shift */
+    const bf16 *shortcut;  /* POOL: x1 [pix][4F] */
+    size_t sc_plane;
+    int ck;                /* 2F */
+    int h, w, m;           /* frame size; rows */
+    struct Row {
+        int pix, t, opix;
+    };
+    __device__ Row row(int mm) const
+    {
+        if (mm < 0 || mm >= m) return {-1, 0, -1};
+        if (!POOL) {
+            int f = mm / (h * w);
+            return {mm, f % T, mm};
+        }
+        int pw = w / 2, pp = (h / 2) * pw, q = mm & 3, j = mm >> 2, f = j / pp, r = j - f * pp;
+        int py = r / pw, px = r - py * pw;
+        return {f * h * w + (2 * py + (q >> 1)) * w + 2 * px + (q & 1), f % T, j};
+    }
+    __device__ const bf16 *a_src(const Row &r, int tap) const
+    {
+        int d = 1 << blockIdx.y, dt = (tap - 1) * d, t2 = r.t + dt;
+        if (r.pix < 0 || t2 < 0 || t2 >= T) return nullptr;
+        return in + (size_t)(r.pix + dt * h * w) * (4 * ck) + blockIdx.y * ck;
+    }
+    __device__ void store(int mm, int n, float v0, float v1) const
+    {
+        const int ldo = 2 * ck; /* 4F */
+        Row r = row(mm);
+        v0 = fmaxf(v0 + beta[n], 0.f);
+        v1 = fmaxf(v1 + beta[n + 1], 0.f);
+        if (!POOL) {
+            if (r.pix >= 0) store_split(out + (size_t)r.pix * ldo + n, out_plane, v0, v1);
+            return;
+        }
+        if (r.pix >= 0) {
+            float2 s = load_split(shortcut + (size_t)r.pix * ldo + n, sc_plane);
+            v0 += s.x;
+            v1 += s.y;
+        } else {
+            v0 = v1 = 0.f;
+        }
+        v0 += __shfl_xor_sync(0xffffffffu, v0, 4);
+        v1 += __shfl_xor_sync(0xffffffffu, v1, 4);
+        v0 += __shfl_xor_sync(0xffffffffu, v0, 8);
+        v1 += __shfl_xor_sync(0xffffffffu, v1, 8);
+        if (r.pix >= 0 && (threadIdx.x & 12) == 0)
+            store_split(out + (size_t)r.opix * ldo + n, out_plane, 0.25f * v0, 0.25f * v1);
+    }
+};
+
+/* First spatial conv (3 input channels, K = 27: too thin for the tensor
+ * cores) straight from the uint8 frames, fp32 FMA. 64 pixels x 128
+ * outputs per block, staged in shared memory for coalesced stores. */
+__global__ void __launch_bounds__(256) conv0(const uint8_t *__restrict__ fr, const float *__restrict__ w0,
+                                             bf16 *__restrict__ out, size_t plane, int npix)
+{
+    __shared__ __align__(16) float sw[27 * 128]; /* [tap*3+c][n], already /255 */
+    __shared__ float so[64 * 129];     /* row pad: a warp's stores hit distinct banks */
+    for (int i = threadIdx.x; i < 27 * 128; i += 256) sw[i] = w0[i];
+    const int px = threadIdx.x & 63, grp = threadIdx.x >> 6;
+    const int pix = blockIdx.x * 64 + px;
+    float in[27];
+    if (pix < npix) {
+        int f = pix / (H0 * W0), r = pix - f * H0 * W0, y = r / W0, x = r - y * W0;
+        const uint8_t *base = fr + (size_t)f * H0 * W0 * 3;
+#pragma unroll
+        for (int tap = 0; tap < 9; tap++) {
+            int yy = y + tap / 3 - 1, xx = x + tap % 3 - 1;
+            bool ok = yy >= 0 && yy < H0 && xx >= 0 && xx < W0;
+#pragma unroll
+            for (int c = 0; c < 3; c++) in[tap * 3 + c] = ok ? (float)base[(yy * W0 + xx) * 3 + c] : 0.f;
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 27; k++) in[k] = 0.f;
+    }
+    __syncthreads();
+    /* 4 outputs per weight load (one 16-byte broadcast read for 4 FMAs) */
+    const float4 *sw4 = reinterpret_cast<const float4 *>(sw);
+#pragma unroll 2
+    for (int o = 0; o < 32; o += 4) {
+        const int n = grp * 32 + o;
+        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+        for (int k = 0; k < 27; k++) {
+            float4 wv = sw4[(k * 128 + n) / 4];
+            acc.x = fmaf(in[k], wv.x, acc.x);
+            acc.y = fmaf(in[k], wv.y, acc.y);
+            acc.z = fmaf(in[k], wv.z, acc.z);
+            acc.w = fmaf(in[k], wv.w, acc.w);
+        }
+        so[px * 129 + n] = acc.x;
+        so[px * 129 + n + 1] = acc.y;
+        so[px * 129 + n + 2] = acc.z;
+        so[px * 129 + n + 3] = acc.w;
+    }
+    __syncthreads();
+    const int base_pix = blockIdx.x * 64;
+    for (int i = threadIdx.x; i < 64 * 64; i += 256) {
+        int p = i / 64, c = 2 * (i % 64);
+        if (base_pix + p < npix)
+            store_split(out + (size_t)(base_pix + p) * 128 + c, plane, so[p * 129 + c], so[p * 129 + c + 1]);
+    }
+}
+
+/* ---- head (fp32) ------------------------------------------------------ */
+
+__device__ __forceinline__ float block_sum(float v, float *red)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int nw = (blockDim.x + 31) / 32;
+    __syncthreads(); /* red may be reused across calls */
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int i = 0; i < nw; i++) s += red[i];
+    return s;
+}
+
+/* FrameSimilarity input: spatial means of the three pooled stack outputs,
+ * [frame][64 | 128 | 256] = 448. One block per frame. */
+__global__ void stack_means(const bf16 *p0, const bf16 *p1, const bf16 *p2, size_t pl0, size_t pl1, size_t pl2,
+                            float *out)
+{
+    const int f = blockIdx.x, c = threadIdx.x; /* 448 threads */
+    const bf16 *p;
+    size_t pl;
+    int ch, np, cc;
+    if (c < 64) {
+        p = p0; pl = pl0; ch = 64; np = 13 * 24; cc = c;
+    } else if (c < 192) {
+        p = p1; pl = pl1; ch = 128; np = 6 * 12; cc = c - 64;
+    } else {
+        p = p2; pl = pl2; ch = 256; np = 3 * 6; cc = c - 192;
+    }
+    const bf16 *q = p + (size_t)f * np * ch + cc;
+    float s = 0.f;
+    for (int i = 0; i < np; i++) s += __bfloat162float(q[(size_t)i * ch]) + __bfloat162float(q[(size_t)i * ch + pl]);
+    out[(size_t)f * 448 + c] = s / np;
+}
+
+/* x = normalize(x + b) along a row of `dim` (<= blockDim.x * 4). */
+__global__ void bias_l2norm(float *x, const float *b, int dim)
+{
+    __shared__ float red[32];
+    float *row = x + (size_t)blockIdx.x * dim;
+    float v[4], ss = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int j = threadIdx.x + i * blockDim.x;
+        v[i] = j < dim ? row[j] + (b ? b[j] : 0.f) : 0.f;
+        ss += v[i] * v[i];
+    }
+    float n = fmaxf(sqrtf(block_sum(ss, red)), 1e-12f); /* F.normalize's eps */
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int j = threadIdx.x + i * blockDim.x;
+        if (j < dim) row[j] = v[i] / n;
+    }
+}
+
+/* 512-bin RGB histogram (3 bits per channel) of each frame, L2-normalised. */
+__global__ void color_hist(const uint8_t *fr, float *out)
+{
+    __shared__ int hist[512];
+    __shared__ float red[32];
+    for (int i = threadIdx.x; i < 512; i += blockDim.x) hist[i] = 0;
+    __syncthreads();
+    const uint8_t *p = fr + (size_t)blockIdx.x * H0 * W0 * 3;
+    for (int i = threadIdx.x; i < H0 * W0; i += blockDim.x) {
+        int r = p[3 * i] >> 5, g = p[3 * i + 1] >> 5, b = p[3 * i + 2] >> 5;
+        atomicAdd(&hist[(r << 6) + (g << 3) + b], 1);
+    }
+    __syncthreads();
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < 512; i += blockDim.x) ss += (float)hist[i] * (float)hist[i];
+    float n = fmaxf(sqrtf(block_sum(ss, red)), 1e-12f);
+    for (int i = threadIdx.x; i < 512; i += blockDim.x) out[(size_t)blockIdx.x * 512 + i] = hist[i] / n;
+}
+
+/* sim: per window [T][T] similarity matrix; band[frame][k] = sim[t][t+k-50]
+ * (0 outside the window), k < 101. */
+__global__ void sim_band(const float *sim, float *band)
+{
+    const int f = blockIdx.x, t = f % T, wdw = f / T, k = threadIdx.x;
+    if (k >= 101) return;
+    int j = t + k - 50;
+    band[(size_t)f * 101 + k] = (j >= 0 && j < T) ? sim[(size_t)wdw * T * T + t * T + j] : 0.f;
+}
+
+/* feat[frame] = [relu(hist_fc + b) | relu(sim_fc + b) | conv features]; the
+ * fc products are already in columns 0..255. conv features: pooled stack 2
+ * ([3][6][256], channels last = the reference's flatten order). */
+__global__ void finish_feat(float *feat, const float *hb, const float *sb, const bf16 *p2, size_t pl2)
+{
+    float *row = feat + (size_t)blockIdx.x * 4864;
+    const bf16 *q = p2 + (size_t)blockIdx.x * 4608;
+    for (int i = threadIdx.x; i < 4864; i += blockDim.x) {
+        if (i < 128) row[i] = fmaxf(row[i] + hb[i], 0.f);
+        else if (i < 256) row[i] = fmaxf(row[i] + sb[i - 128], 0.f);
+        else row[i] = __bfloat162float(q[i - 256]) + __bfloat162float(q[i - 256 + pl2]);
+    }
+}
+
+/* Both heads on relu(fc1 + b): sigmoid(w . h + b) per frame. */
+__global__ void heads(const float *hfc, const float *b1, const float *cw, float cb0, float cb1, float *out)
+{
+    __shared__ float red[32];
+    const float *row = hfc + (size_t)blockIdx.x * 1024;
+    float s0 = 0.f, s1 = 0.f;
+    for (int i = threadIdx.x; i < 1024; i += blockDim.x) {
+        float v = fmaxf(row[i] + b1[i], 0.f);
+        s0 = fmaf(v, cw[i], s0);
+        s1 = fmaf(v, cw[1024 + i], s1);
+    }
+    s0 = block_sum(s0, red);
+    s1 = block_sum(s1, red);
+    if (threadIdx.x == 0) {
+        out[2 * blockIdx.x] = 1.f / (1.f + expf(-(s0 + cb0)));
+        out[2 * blockIdx.x + 1] = 1.f / (1.f + expf(-(s1 + cb1)));
+    }
+}
+
+} // namespace tnet
