@@ -13,6 +13,9 @@
 #include "nn/cpu/cpu_pool.h"
 #include "nn/cpu/cpu_xformer.h"
 #include "nn/weights.h"
+#ifdef VC_T5_HAVE_CUDA
+#include "nn/t5_cuda.h"
+#endif
 
 typedef struct t5_layer {
     const float *ln0, *q, *k, *v, *o;
@@ -34,6 +37,9 @@ struct vc_t5 {
     size_t nowned;
     char **names;
     size_t nnames;
+#ifdef VC_T5_HAVE_CUDA
+    vc_t5_cuda *cuda;
+#endif
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -303,6 +309,33 @@ vc_t5 *vc_t5_open(const char *folder, const vc_t5_opts *opts, char *err, size_t 
     }
     if (load_tensors(m, err, errlen))
         goto fail;
+    if (opts->cuda) {
+#ifdef VC_T5_HAVE_CUDA
+        const vc_t5_config *c = &m->cfg;
+        vc_t5_cuda_cfg cc = { m->embed_rows, c->d_model, c->d_kv, c->num_heads, c->d_ff, c->num_layers,
+                              c->rel_buckets, c->rel_max_distance, c->eps,
+                              m->act == VC_XACT_RELU ? 0 : m->act == VC_XACT_GELU ? 1 : 2, c->gated,
+                              opts->tf32 ? 1 : 0 };
+        const float **lw = calloc((size_t)c->num_layers * 9, sizeof *lw);
+        if (!lw) {
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        for (int l = 0; l < c->num_layers; l++) {
+            const t5_layer *L = &m->layers[l];
+            const float *p[9] = { L->ln0, L->q, L->k, L->v, L->o, L->ln1, L->wi, L->wi1, L->wo };
+            memcpy(lw + (size_t)l * 9, p, sizeof p);
+        }
+        m->cuda = vc_t5_cuda_new(&cc, m->embed, m->rel_bias, lw, m->final_ln, opts->cuda_device, err, errlen);
+        free(lw);
+        if (!m->cuda)
+            goto fail;
+        return m;
+#else
+        set_err(err, errlen, "this build has no CUDA T5 encoder");
+        goto fail;
+#endif
+    }
     if (!(m->pool = vc_cpu_pool_new(opts->threads))) {
         set_err(err, errlen, "cannot start the CPU thread pool");
         goto fail;
@@ -318,6 +351,9 @@ void vc_t5_close(vc_t5 *m)
 {
     if (!m)
         return;
+#ifdef VC_T5_HAVE_CUDA
+    vc_t5_cuda_free(m->cuda);
+#endif
     vc_cpu_pool_free(m->pool);
     for (size_t i = 0; i < m->nowned; i++)
         free(m->owned[i]);
@@ -329,6 +365,15 @@ void vc_t5_close(vc_t5 *m)
     vc_weights_close(m->w);
     free(m->ckpt);
     free(m);
+}
+
+bool vc_t5_has_cuda(void)
+{
+#ifdef VC_T5_HAVE_CUDA
+    return true;
+#else
+    return false;
+#endif
 }
 
 const vc_t5_config *vc_t5_config_of(const vc_t5 *m)
@@ -419,6 +464,12 @@ int vc_t5_encode(vc_t5 *m, int n, const int32_t *const *ids, const int *lens, fl
         if (lens[s] > longest)
             longest = lens[s];
     }
+#ifdef VC_T5_HAVE_CUDA
+    if (m->cuda) {
+        free(off);
+        return vc_t5_cuda_encode(m->cuda, n, ids, lens, out, err, errlen);
+    }
+#endif
     int T = off[n];
     int ffr = T < FF_ROWS ? T : FF_ROWS;
     int nbias = 2 * longest - 1;

@@ -40,6 +40,9 @@ typedef struct vc_t5_opts {
                                    model.safetensors.index.json, model.safetensors,
                                    pytorch_model.bin.index.json, pytorch_model.bin */
     int threads;                /* 0: all cores this process may use */
+    bool cuda;                  /* run on the GPU (needs a build with VC_T5_HAVE_CUDA) */
+    int cuda_device;            /* its ordinal */
+    bool tf32;                  /* GPU: TF32 tensor cores for the GEMMs (else plain fp32) */
 } vc_t5_opts;
 
 typedef struct vc_t5 vc_t5;
@@ -48,6 +51,9 @@ typedef struct vc_t5 vc_t5;
  * every name and shape). NULL with a message in err on failure. */
 vc_t5 *vc_t5_open(const char *folder, const vc_t5_opts *opts, char *err, size_t errlen);
 void vc_t5_close(vc_t5 *m);   /* NULL is fine */
+
+/* Whether this build has the CUDA encoder (vc_t5_opts.cuda). */
+bool vc_t5_has_cuda(void);
 
 const vc_t5_config *vc_t5_config_of(const vc_t5 *m);
 const char *vc_t5_checkpoint_path(const vc_t5 *m);
