@@ -105,7 +105,7 @@ static uint64_t plan_fingerprint(const vc_shard_opts *o, const vc_shard_cliplist
 static char *read_state_fingerprint(const char *path)
 {
     json_error_t je;
-    json_t *s = json_load_file(path, 0, &je);
+    json_t *s = vc_json_load_path(path, 0, &je);
     const char *fp = json_string_value(json_object_get(s, "fingerprint"));
     char *out = fp ? vc_xstrdup(fp) : NULL;
     json_decref(s);
