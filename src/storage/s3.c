@@ -374,7 +374,8 @@ static int fail_status(client *c, s3_req *r)
         else
             set_err("%s: S3 access denied for profile '%s' (%s%s%s)", url, c->s.profile,
                     *code ? code : "HTTP 403", *msg ? ": " : "", msg);
-        if (!atomic_exchange(&auth_reported, 1))
+        /* HEAD answers carry no reason: vc_s3_head asks again and reports */
+        if (strcmp(r->method, "HEAD") != 0 && !atomic_exchange(&auth_reported, 1))
             vc_error("%s", last_err);
         return -EACCES;
     }
@@ -571,13 +572,7 @@ static bool is_temp_key(const char *key)
 static int list_page(const char *bucket_url, const char *prefix, const char *token, int max_keys,
                      vc_strlist *keys, char **next)
 {
-    char *ep = vc_s3_uri_encode(prefix, false);
-    char *et = token ? vc_s3_uri_encode(token, false) : NULL;
-    char mk[32] = "";
-    if (max_keys > 0)
-        snprintf(mk, sizeof mk, "&max-keys=%d", max_keys);
-    char *query = vc_asprintf("%s%s%slist-type=2%s&prefix=%s", et ? "continuation-token=" : "",
-                              et ? et : "", et ? "&" : "", mk, ep);
+    char *query = vc_s3_list_query(prefix, token, max_keys);
     client *c;
     s3_req r;
     int rc = req_init(&r, &c, "GET", bucket_url, query);
@@ -589,8 +584,6 @@ static int list_page(const char *bucket_url, const char *prefix, const char *tok
     }
     req_free(&r);
     free(query);
-    free(ep);
-    free(et);
     return rc;
 }
 

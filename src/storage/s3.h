@@ -43,6 +43,10 @@ bool vc_s3_bucket_ok(const char *bucket);
  * (upper-case hex); '/' kept when keep_slash (object paths). */
 char *vc_s3_uri_encode(const char *s, bool keep_slash);
 
+/* ListObjectsV2 query in SigV4 canonical form (parameters sorted, values
+ * URI-encoded), so the string signed and the string sent are the same. */
+char *vc_s3_list_query(const char *prefix, const char *token, int max_keys);
+
 /* ---- settings ---- */
 
 typedef struct vc_s3_settings {

@@ -90,6 +90,20 @@ char *vc_s3_uri_encode(const char *s, bool keep_slash)
     return (char *)b.data;
 }
 
+char *vc_s3_list_query(const char *prefix, const char *token, int max_keys)
+{
+    char *ep = vc_s3_uri_encode(prefix, false);
+    char *et = token ? vc_s3_uri_encode(token, false) : NULL;
+    char mk[32] = "";
+    if (max_keys > 0)
+        snprintf(mk, sizeof mk, "&max-keys=%d", max_keys);
+    char *q = vc_asprintf("%s%s%slist-type=2%s&prefix=%s", et ? "continuation-token=" : "",
+                          et ? et : "", et ? "&" : "", mk, ep);
+    free(ep);
+    free(et);
+    return q;
+}
+
 /* ---- INI files (~/.aws/credentials, ~/.aws/config) ---- */
 
 static char *trimmed(const char *s, size_t n)
