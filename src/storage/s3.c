@@ -422,9 +422,11 @@ static int perform(client *c, s3_req *r)
     }
 }
 
-/* Sets up r for the object at url. */
-static int req_init(s3_req *r, client **c, const char *method, const char *url,
-                    const char *query)
+/* Sets up r for the object at url, with the credentials tied to
+ * profile_url (the path the caller named: a listing requests the bucket but
+ * its profile is the one of the folder listed). */
+static int req_init_for(s3_req *r, client **c, const char *method, const char *url,
+                        const char *query, const char *profile_url)
 {
     memset(r, 0, sizeof *r);
     r->method = method;
@@ -438,7 +440,7 @@ static int req_init(s3_req *r, client **c, const char *method, const char *url,
         free(err);
         return rc;
     }
-    *c = client_for(url);
+    *c = client_for(profile_url);
     if (!*c) {
         vc_s3_loc_free(&loc);
         return -EINVAL;
@@ -446,6 +448,12 @@ static int req_init(s3_req *r, client **c, const char *method, const char *url,
     r->http_url = vc_s3_http_url(&(*c)->s, loc.bucket, loc.key, query);
     vc_s3_loc_free(&loc);
     return 0;
+}
+
+static int req_init(s3_req *r, client **c, const char *method, const char *url,
+                    const char *query)
+{
+    return req_init_for(r, c, method, url, query, url);
 }
 
 /* ---- simple operations ---- */
@@ -569,13 +577,14 @@ static bool is_temp_key(const char *key)
 /* One ListObjectsV2 page. The query is written in SigV4 canonical form
  * (parameters sorted, values URI-encoded) so that the signed and the sent
  * query are the same string. */
-static int list_page(const char *bucket_url, const char *prefix, const char *token, int max_keys,
-                     vc_strlist *keys, char **next)
+static int list_page(const char *dir_url, const char *bucket_url, const char *prefix,
+                     const char *token, int max_keys, vc_strlist *keys, char **next)
 {
     char *query = vc_s3_list_query(prefix, token, max_keys);
     client *c;
     s3_req r;
-    int rc = req_init(&r, &c, "GET", bucket_url, query);
+    int rc = req_init_for(&r, &c, "GET", bucket_url, query, dir_url);
+    r.what = dir_url;
     if (rc == 0)
         rc = perform(c, &r);
     if (rc == 0 && vc_s3_parse_list((const char *)r.resp.data, r.resp.len, keys, NULL, NULL, next) < 0) {
@@ -606,7 +615,7 @@ int vc_s3_list(const char *dir_url, vc_strlist *out)
     char *token = NULL;
     do {
         char *next = NULL;
-        rc = list_page(bucket_url, prefix, token, 0, &keys, &next);
+        rc = list_page(dir_url, bucket_url, prefix, token, 0, &keys, &next);
         free(token);
         token = next;
     } while (rc == 0 && token);
@@ -651,7 +660,7 @@ int vc_s3_is_prefix(const char *url)
     char *bucket_url = vc_asprintf("s3://%s", loc.bucket);
     vc_strlist keys = { 0 };
     char *next = NULL;
-    rc = list_page(bucket_url, prefix, NULL, 1, &keys, &next);
+    rc = list_page(url, bucket_url, prefix, NULL, 1, &keys, &next);
     if (rc == 0)
         rc = keys.len > 0 || kl == 0; /* a bucket that exists is a folder */
     free(next);
