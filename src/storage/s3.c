@@ -917,6 +917,11 @@ static int submit_part(vc_s3_writer *w)
     p->num = ++w->nparts;
     p->data = w->buf;
     p->len = w->len;
+    /* Parts grow with the object (x2 every 16 parts, up to 128 MiB): small
+     * objects keep small buffers, huge ones stay far below S3's 10000-part
+     * limit and pay fewer per-part round trips. */
+    if (w->nparts % 16 == 0 && w->cap < (128u << 20))
+        w->cap *= 2;
     w->buf = vc_xmalloc(w->cap);
     w->len = 0;
     if (pthread_create(&p->th, NULL, part_main, p) != 0) {
