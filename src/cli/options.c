@@ -12,6 +12,7 @@
 #include "models/models.h"
 #include "nn/device.h"
 #include "storage/fs.h"
+#include "storage/s3.h"
 #include "util/common.h"
 #include "util/log.h"
 
@@ -22,7 +23,10 @@ enum {
     O_PRESET, O_CHUNK, O_NO_UPLOAD, O_DRY, O_PREVIEWS, O_VERBOSE, O_THREADS, O_VIDEO_WORKERS,
     O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
     O_DEVICE, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
+    O_IN_PROFILE, O_OUT_PROFILE,
 };
+
+static const char *in_profile, *out_profile;   /* --input/--output-s3-profile-name */
 
 static const struct option long_opts[] = {
     { "input-video-path", required_argument, 0, O_INPUT },
@@ -82,8 +86,8 @@ static const struct option long_opts[] = {
     { "upload-clip-info-in-chunks", no_argument, 0, O_NOT_YET },
     { "upload-clip-info-in-lance", no_argument, 0, O_NOT_YET },
     { "upload-cds-parquet", no_argument, 0, O_NOT_YET },
-    { "input-s3-profile-name", required_argument, 0, O_NOT_YET },
-    { "output-s3-profile-name", required_argument, 0, O_NOT_YET },
+    { "input-s3-profile-name", required_argument, 0, O_IN_PROFILE },
+    { "output-s3-profile-name", required_argument, 0, O_OUT_PROFILE },
     { "multi-cam", no_argument, 0, O_NOT_YET },
     { "transcode-max-output-frames", required_argument, 0, O_NOT_YET },
     { 0, 0, 0, 0 },
@@ -99,8 +103,6 @@ static const char *not_yet_reason(const char *flag)
         return "clip embeddings are not built yet; embeddings are off in this version";
     if (!strcmp(flag, "motion-filter") || !strcmp(flag, "aesthetic-threshold"))
         return "the motion and aesthetic filters are not built yet";
-    if (strstr(flag, "s3"))
-        return "S3 storage is not built yet";
     return "this feature is not built yet";
 }
 
@@ -115,6 +117,9 @@ static const char split_help[] =
 "  --input-video-path PATH         folder (searched recursively, every file) or one video file\n"
 "  --input-video-list-json-path F  JSON array of video paths, each under --input-video-path\n"
 "  --output-clip-path DIR          output root (created)\n"
+"                                  (every path may be s3://bucket/prefix: see README \"S3\")\n"
+"  --input-s3-profile-name P       ~/.aws/credentials profile for the input (default: $AWS_PROFILE or default)\n"
+"  --output-s3-profile-name P      profile for the output\n"
 "  --limit N                       process at most N not-yet-processed videos (0 = all)\n"
 "  --limit-clips N                 at most N clips per video (0 = all)\n"
 "  --no-upload-clips               do not write clips/*.mp4 (metadata still written)\n"
@@ -318,6 +323,8 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
     case O_HELP:
         fputs(detect ? detect_help : split_help, stdout);
         return VC_OPTS_EXIT_OK;
+    case O_IN_PROFILE: in_profile = arg; break;
+    case O_OUT_PROFILE: out_profile = arg; break;
     case O_NOT_YET:
         fprintf(stderr, "vcurate: --%s: %s\n", name, not_yet_reason(name));
         return VC_OPTS_USAGE;
@@ -329,6 +336,72 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
 }
 
 static bool is_s3(const char *p) { return p && !strncmp(p, "s3://", 5); }
+
+/* Output nested in input (or the reverse), compared as written for s3://. */
+static bool nested_paths(const char *input, const char *output)
+{
+    char *in = is_s3(input) ? vc_fs_pypath(input) : realpath(input, NULL);
+    char *out = is_s3(output) ? vc_fs_pypath(output) : realpath(output, NULL);
+    bool nested = false;
+    if (in && out) {
+        size_t a = strlen(in), b = strlen(out);
+        nested = (!strncmp(in, out, a) && (out[a] == '/' || out[a] == 0)) ||
+                 (!strncmp(out, in, b) && (in[b] == '/' || in[b] == 0));
+    }
+    free(in);
+    free(out);
+    return nested;
+}
+
+/* Ties the S3 profiles to the paths they serve. */
+static void set_profiles(const vc_split_config *cfg)
+{
+    if (in_profile) {
+        vc_s3_set_profile(cfg->input_video_path, in_profile);
+        if (cfg->input_video_list_json_path)
+            vc_s3_set_profile(cfg->input_video_list_json_path, in_profile);
+    }
+    if (out_profile)
+        vc_s3_set_profile(cfg->output_clip_path, out_profile);
+}
+
+/* s3:// model folders: the files the models need are downloaded once into a
+ * local cache folder (the loaders memory-map local files), which then
+ * stands for the folder. */
+static int mirror_models(vc_split_config *cfg)
+{
+    static char *cached_dir, *cached_file;
+    const char *tnet_rel = "Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth";
+    bool need_tnet = cfg->algo == VC_SPLIT_TRANSNETV2 && !cfg->transnetv2_weights;
+    if (is_s3(cfg->model_weights_path) && need_tnet) {
+        free(cached_dir);
+        cached_dir = vc_s3_cache_dir(cfg->model_weights_path);
+        if (vc_s3_mirror(cfg->model_weights_path, &tnet_rel, 1, cached_dir) < 0) {
+            fprintf(stderr, "vcurate: --model-weights-path %s: cannot fetch %s: %s\n",
+                    cfg->model_weights_path, tnet_rel, vc_s3_last_error());
+            return VC_OPTS_USAGE;
+        }
+        cfg->model_weights_path = cached_dir;
+    }
+    if (is_s3(cfg->transnetv2_weights) && cfg->algo == VC_SPLIT_TRANSNETV2) {
+        const char *slash = strrchr(cfg->transnetv2_weights, '/');
+        char *dir_url = vc_asprintf("%.*s", (int)(slash - cfg->transnetv2_weights), cfg->transnetv2_weights);
+        char *dir = vc_s3_cache_dir(dir_url);
+        const char *rel = slash + 1;
+        int rc = vc_s3_mirror(dir_url, &rel, 1, dir);
+        if (rc < 0)
+            fprintf(stderr, "vcurate: --transnetv2-weights %s: cannot fetch it: %s\n",
+                    cfg->transnetv2_weights, vc_s3_last_error());
+        free(cached_file);
+        cached_file = vc_fs_join(dir, rel);
+        free(dir);
+        free(dir_url);
+        if (rc < 0)
+            return VC_OPTS_USAGE;
+        cfg->transnetv2_weights = cached_file;
+    }
+    return 0;
+}
 
 /* Checks that need the whole command line. */
 static int validate(vc_split_config *cfg, bool detect)
@@ -343,30 +416,36 @@ static int validate(vc_split_config *cfg, bool detect)
         fprintf(stderr, "vcurate: --output-clip-path is required\n");
         return VC_OPTS_USAGE;
     }
-    if (is_s3(cfg->input_video_path) || is_s3(cfg->output_clip_path) || is_s3(cfg->input_video_list_json_path)) {
-        fprintf(stderr, "vcurate: s3:// paths: S3 storage is not built yet; use local paths\n");
-        return VC_OPTS_USAGE;
+    set_profiles(cfg);
+    const char *urls[] = { cfg->input_video_path, cfg->output_clip_path, cfg->input_video_list_json_path,
+                           cfg->model_weights_path, cfg->transnetv2_weights };
+    for (size_t i = 0; i < VC_ARRAY_LEN(urls); i++) {
+        vc_s3_loc loc;
+        char *why = NULL;
+        if (!is_s3(urls[i]))
+            continue;
+        if (vc_s3_parse_url(urls[i], &loc, &why) < 0) {
+            fprintf(stderr, "vcurate: %s\n", why);
+            free(why);
+            return VC_OPTS_USAGE;
+        }
+        vc_s3_loc_free(&loc);
     }
-    if (!vc_fs_exists(cfg->input_video_path)) {
-        fprintf(stderr, "vcurate: --input-video-path %s: no such file or folder\n", cfg->input_video_path);
+    /* an s3:// prefix with objects under it is a folder */
+    if (!vc_fs_exists(cfg->input_video_path) && !(is_s3(cfg->input_video_path) && vc_fs_is_dir(cfg->input_video_path))) {
+        if (is_s3(cfg->input_video_path) && !strstr(vc_s3_last_error(), "no objects"))
+            fprintf(stderr, "vcurate: --input-video-path %s: %s\n", cfg->input_video_path, vc_s3_last_error());
+        else
+            fprintf(stderr, "vcurate: --input-video-path %s: no such file or folder\n", cfg->input_video_path);
         return VC_OPTS_USAGE;
     }
     if (cfg->input_video_list_json_path && !vc_fs_exists(cfg->input_video_list_json_path)) {
-        fprintf(stderr, "vcurate: --input-video-list-json-path %s: no such file\n", cfg->input_video_list_json_path);
+        fprintf(stderr, "vcurate: --input-video-list-json-path %s: %s\n", cfg->input_video_list_json_path,
+                is_s3(cfg->input_video_list_json_path) ? vc_s3_last_error() : "no such file");
         return VC_OPTS_USAGE;
     }
     /* Output nested in input would feed our own clips back as inputs. */
-    char *in = realpath(cfg->input_video_path, NULL);
-    char *out = realpath(cfg->output_clip_path, NULL);
-    bool nested = false;
-    if (in && out) {
-        size_t a = strlen(in), b = strlen(out);
-        nested = (!strncmp(in, out, a) && (out[a] == '/' || out[a] == 0)) ||
-                 (!strncmp(out, in, b) && (in[b] == '/' || in[b] == 0));
-    }
-    free(in);
-    free(out);
-    if (nested) {
+    if (nested_paths(cfg->input_video_path, cfg->output_clip_path)) {
         fprintf(stderr, "vcurate: --output-clip-path must not be inside --input-video-path (or contain it)\n");
         return VC_OPTS_USAGE;
     }
@@ -410,6 +489,8 @@ int vc_parse_split_options(int argc, char **argv, bool detect, vc_split_config *
         return VC_OPTS_USAGE;
     }
     int rc = validate(cfg, detect);
+    if (rc == 0)
+        rc = mirror_models(cfg);
     if (rc)
         return rc;
     /* models load before anything is written, so a missing file is a

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "shard/shard.h"
+#include "storage/s3.h"
 #include "util/log.h"
 
 static const char usage[] =
@@ -51,10 +52,14 @@ static const char usage[] =
 "  -h, --help                   this help\n"
 "\n"
 "accepted for compatibility, no effect here:\n"
-"  --input-s3-profile-name P, --output-s3-profile-name P, --execution-mode M,\n"
+"  --execution-mode M,\n"
 "  --limit N (shard ignores it, as Cosmos does), --model-weights-path P,\n"
 "  --perf-profile, --no-perf-profile (no performance_stats file is written)\n"
-"not supported yet (rejected): s3:// and az:// paths, --input-semantic-dedup-path\n"
+"S3: both paths may be s3://bucket/prefix (credentials as the AWS CLI: AWS_*\n"
+"  variables, ~/.aws/credentials and ~/.aws/config; see README \"S3\"):\n"
+"  --input-s3-profile-name P    credentials profile for the input\n"
+"  --output-s3-profile-name P   credentials profile for the output\n"
+"not supported yet (rejected): az:// paths, --input-semantic-dedup-path\n"
 "  and the other semantic dedup flags, --profile-* flags.\n"
 "\n"
 "Every clip left out (invalid, missing metadata or mp4, no bin, dropped small\n"
@@ -71,7 +76,10 @@ enum {
     OPT_INPUT = 1000, OPT_OUTPUT, OPT_VERSION, OPT_ALGO, OPT_MAX_TARS, OPT_TARGET_MB,
     OPT_MIN_CLIPS, OPT_DROP, OPT_NO_DROP, OPT_SHORT, OPT_NO_SHORT, OPT_THREADS, OPT_VERBOSE,
     OPT_IGNORED_ARG, OPT_IGNORED_FLAG, OPT_EXEC_MODE, OPT_LIMIT, OPT_DEDUP, OPT_PROFILE,
+    OPT_IN_PROFILE, OPT_OUT_PROFILE,
 };
+
+static const char *in_profile, *out_profile;
 
 static const struct option long_opts[] = {
     { "input-clip-path", required_argument, NULL, OPT_INPUT },
@@ -88,8 +96,8 @@ static const struct option long_opts[] = {
     { "threads", required_argument, NULL, OPT_THREADS },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "help", no_argument, NULL, 'h' },
-    { "input-s3-profile-name", required_argument, NULL, OPT_IGNORED_ARG },
-    { "output-s3-profile-name", required_argument, NULL, OPT_IGNORED_ARG },
+    { "input-s3-profile-name", required_argument, NULL, OPT_IN_PROFILE },
+    { "output-s3-profile-name", required_argument, NULL, OPT_OUT_PROFILE },
     { "model-weights-path", required_argument, NULL, OPT_IGNORED_ARG },
     { "execution-mode", required_argument, NULL, OPT_EXEC_MODE },
     { "limit", required_argument, NULL, OPT_LIMIT },
@@ -200,6 +208,8 @@ static int parse_option(int opt, const char *arg, vc_shard_opts *o, bool *verbos
     case OPT_NO_SHORT: o->short_clip_bin = false; return 0;
     case OPT_VERBOSE: *verbose = true; return 0;
     case OPT_IGNORED_ARG: case OPT_IGNORED_FLAG: return 0;
+    case OPT_IN_PROFILE: in_profile = arg; return 0;
+    case OPT_OUT_PROFILE: out_profile = arg; return 0;
     case OPT_EXEC_MODE:
         if (strcmp(arg, "AUTO") && strcmp(arg, "STREAMING") && strcmp(arg, "BATCH"))
             return usage_error("--execution-mode '%s': choose AUTO, STREAMING or BATCH", arg);
@@ -242,6 +252,11 @@ int vc_cmd_shard(int argc, char **argv)
         return usage_error("--input-clip-path and --output-dataset-path are required");
     if (verbose)
         vc_log_set_level(VC_LOG_DEBUG);
+    if (in_profile)
+        vc_s3_set_profile(o.input_clip_path, in_profile);
+    if (out_profile)
+        vc_s3_set_profile(o.output_dataset_path, out_profile);
+    in_profile = out_profile = NULL;
     o.progress_tty = isatty(STDERR_FILENO);
     return vc_shard_run(&o);
 }

@@ -1,7 +1,9 @@
 /* Python json.dumps, reproduced for jansson trees (see pyjson.h). */
 #include "dataset/pyjson.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -264,4 +266,19 @@ int vc_pyjson_write_file(const char *path, const json_t *v, int indent, bool noc
                        : vc_fs_write_atomic(path, b.data, b.len);
     vc_buf_free(&b);
     return rc;
+}
+
+json_t *vc_json_load_path(const char *path, size_t flags, json_error_t *err)
+{
+    size_t len = 0;
+    char *text = vc_fs_read_all(path, &len);
+    if (!text) {
+        int e = errno;
+        memset(err, 0, sizeof *err);
+        snprintf(err->text, sizeof err->text, "%s", vc_fs_strerror(path, -e));
+        return NULL;
+    }
+    json_t *j = json_loadb(text, len, flags, err);
+    free(text);
+    return j;
 }

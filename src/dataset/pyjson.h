@@ -33,4 +33,7 @@ json_t *vc_pyjson_str(const char *s);
  * when path exists, as Cosmos's write_json does. Returns 0, 1 or -errno. */
 int vc_pyjson_write_file(const char *path, const json_t *v, int indent, bool noclobber);
 
+/* json_load_file for a local path or an s3:// object (storage/fs.h). */
+json_t *vc_json_load_path(const char *path, size_t flags, json_error_t *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset/pyjson.h"
 #include "dataset/records.h"
 #include "dataset/videolist.h"
 #include "storage/fs.h"
@@ -18,7 +19,7 @@
 static bool chunks_complete(const char *output_path, const char *video_json_path, const char *rel)
 {
     json_error_t jerr;
-    json_t *rec = json_load_file(video_json_path, JSON_DECODE_ANY, &jerr);
+    json_t *rec = vc_json_load_path(video_json_path, JSON_DECODE_ANY, &jerr);
     /* Python: int(data["num_clip_chunks"]); anything else = not processed. */
     json_t *n = json_is_object(rec) ? json_object_get(rec, "num_clip_chunks") : NULL;
     if (!json_is_integer(n)) {

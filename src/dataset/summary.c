@@ -82,7 +82,7 @@ static double py_round1(double x)
 static json_t *load_record(const char *path)
 {
     json_error_t err;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &err);
+    json_t *j = vc_json_load_path(path, JSON_ALLOW_NUL, &err);
     if (!j)
         vc_error("cannot read %s: %s (line %d)", path, err.text, err.line);
     else if (!json_is_object(j)) {
@@ -285,6 +285,14 @@ int vc_backup_file(const char *path)
     for (int n = 1;; n++) {
         char *bak = vc_asprintf("%s.bak%d", path, n);
         int rc = 0;
+        if (!strncmp(path, "s3://", 5)) {
+            /* server-side copy; the caller's PUT then replaces path */
+            rc = vc_fs_copy_noclobber(path, bak);
+            free(bak);
+            if (rc != -EEXIST)
+                return rc;
+            continue;
+        }
         /* link keeps path in place until the caller's atomic replace, and
          * fails instead of clobbering a backup another process just made. */
         if (link(path, bak) != 0) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset/pyjson.h"
+
 static int fail(char **err, char *msg)
 {
     if (err)
@@ -48,7 +50,7 @@ static int check_entries(const char *json_path, const json_t *arr, const char *p
 int vc_videolist_read(const char *json_path, const char *input_path, vc_strlist *out, char **err)
 {
     json_error_t jerr;
-    json_t *arr = json_load_file(json_path, JSON_DECODE_ANY, &jerr);
+    json_t *arr = vc_json_load_path(json_path, JSON_DECODE_ANY, &jerr);
     if (!arr)
         return fail(err, vc_asprintf("cannot read input video list %s: %s (line %d, column %d)",
                                      json_path, jerr.text, jerr.line, jerr.column));

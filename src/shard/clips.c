@@ -10,6 +10,7 @@
 #include "shard/parallel.h"
 #include "shard/pyload.h"
 #include "storage/fs.h"
+#include "storage/s3.h"
 #include "util/log.h"
 
 uint64_t vc_shard_fnv1a(uint64_t h, const void *data, size_t len)
@@ -171,18 +172,15 @@ static bool is_remote(const char *p)
 
 static bool regular_file_size(const char *path, int64_t *size)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return false;
-    *size = st.st_size;
-    return true;
+    return vc_fs_size(path, size) == 0;
 }
 
 /* Cosmos reads clip_location as written (so the split output must not move);
  * we fall back to {input}/clips/{uuid}.mp4 when that path is gone. */
 static void resolve_mp4(vc_shard_clip *c, const char *input, const char *location)
 {
-    if (location && !is_remote(location) && regular_file_size(location, &c->file_bytes)) {
+    bool readable = location && (!is_remote(location) || vc_s3_is_url(location));
+    if (readable && regular_file_size(location, &c->file_bytes)) {
         c->mp4_path = vc_xstrdup(location);
         return;
     }
@@ -193,9 +191,9 @@ static void resolve_mp4(vc_shard_clip *c, const char *input, const char *locatio
         c->mp4_path = fallback;
         return;
     }
-    if (location && is_remote(location))
+    if (location && !readable)
         leave_out(c, VC_SHARD_LEFT_MISSING_MP4,
-                  vc_asprintf("clip_location %s is remote (S3 support is not built yet) and %s "
+                  vc_asprintf("clip_location %s is on unsupported storage and %s "
                               "does not exist", location, fallback));
     else if (location && strcmp(location, fallback) != 0)
         leave_out(c, VC_SHARD_LEFT_MISSING_MP4,

@@ -79,8 +79,8 @@ static char *family_path(const pack_ctx *ctx, const vc_shard_tar_plan *tp, int f
 
 static bool present_with_size(const char *path, int64_t size)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == size;
+    int64_t have = -1;
+    return vc_fs_size(path, &have) == 0 && have == size;
 }
 
 static char *member_name(const vc_shard_clip *c, int fam)
@@ -135,6 +135,29 @@ static int write_video_tar(pack_ctx *ctx, const vc_shard_tar_plan *tp, const cha
         return -1;
     for (size_t i = 0; i < tp->nclips; i++) {
         const vc_shard_clip *c = &ctx->clips->items[tp->clips[i]];
+        if (!strncmp(c->mp4_path, "s3://", 5)) {
+            /* a clip in a bucket: one GET (clips are small, at most a
+             * minute of video) */
+            size_t len = 0;
+            char *data = vc_fs_read_all(c->mp4_path, &len);
+            char *name = data ? member_name(c, FAM_VIDEO) : NULL;
+            int rc = -1;
+            if (!data)
+                *err = vc_asprintf("cannot read clip %s: %s", c->mp4_path,
+                                   vc_fs_strerror(c->mp4_path, -errno));
+            else if ((int64_t)len != c->file_bytes)
+                *err = vc_asprintf("clip %s changed size (%zu bytes, %lld listed)", c->mp4_path,
+                                   len, (long long)c->file_bytes);
+            else
+                rc = vc_tar_add_bytes(t, name, data, len, err);
+            free(name);
+            free(data);
+            if (rc < 0) {
+                vc_tar_abort(t);
+                return -1;
+            }
+            continue;
+        }
         int fd = open(c->mp4_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             *err = vc_asprintf("cannot open clip %s: %s", c->mp4_path, strerror(errno));

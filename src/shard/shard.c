@@ -15,6 +15,7 @@
 #include "shard/report.h"
 #include "shard/wdinfo.h"
 #include "storage/fs.h"
+#include "storage/s3.h"
 #include "util/common.h"
 #include "util/log.h"
 
@@ -105,7 +106,7 @@ static uint64_t plan_fingerprint(const vc_shard_opts *o, const vc_shard_cliplist
 static char *read_state_fingerprint(const char *path)
 {
     json_error_t je;
-    json_t *s = json_load_file(path, 0, &je);
+    json_t *s = vc_json_load_path(path, 0, &je);
     const char *fp = json_string_value(json_object_get(s, "fingerprint"));
     char *out = fp ? vc_xstrdup(fp) : NULL;
     json_decref(s);
@@ -168,7 +169,10 @@ static int pack_and_index(const vc_shard_opts *o, const char *out_root,
     vc_shard_progress_start(&prog, (int64_t)plan->ntars, planned_bytes(plan), o->progress_tty);
     vc_shard_pack_stats stats = { 0 };
     double t0 = vc_now();
-    int rc = vc_shard_pack(clips, plan, out_root, o->captioning_algorithm, o->threads,
+    int threads = o->threads;
+    if (threads <= 0 && vc_s3_is_url(out_root))
+        threads = 8; /* uploads wait on the network more than on the CPU */
+    int rc = vc_shard_pack(clips, plan, out_root, o->captioning_algorithm, threads,
                            vc_shard_progress_update, &prog, &stats);
     vc_shard_progress_end(&prog);
     double el = vc_now() - t0;
@@ -187,10 +191,6 @@ static int pack_and_index(const vc_shard_opts *o, const char *out_root,
     return vc_shard_write_summary(out_root, o, clips, plan, &stats);
 }
 
-static bool is_remote(const char *p)
-{
-    return strncmp(p, "s3://", 5) == 0 || strncmp(p, "az://", 5) == 0;
-}
 
 static int run_checked(const vc_shard_opts *o, const char *input, const char *out_root)
 {
@@ -202,7 +202,9 @@ static int run_checked(const vc_shard_opts *o, const char *input, const char *ou
         return 1;
     }
     vc_info("%zu clips listed in %s/summary.json; reading their metadata", clips.len, input);
-    vc_shard_load_clips(&clips, input, o->captioning_algorithm, o->threads);
+    /* reading metas is I/O bound on S3: many requests in flight */
+    int load_threads = vc_s3_is_url(input) && o->threads < 16 ? 16 : o->threads;
+    vc_shard_load_clips(&clips, input, o->captioning_algorithm, load_threads);
     if (check_captions(&clips, o->captioning_algorithm) < 0) {
         vc_shard_cliplist_free(&clips);
         return 1;
@@ -231,13 +233,27 @@ static int run_checked(const vc_shard_opts *o, const char *input, const char *ou
 
 int vc_shard_run(const vc_shard_opts *o)
 {
-    if (is_remote(o->input_clip_path) || is_remote(o->output_dataset_path)) {
-        vc_error("S3 support is not built yet: --input-clip-path and --output-dataset-path "
-                 "must be local paths");
+    if (!strncmp(o->input_clip_path, "az://", 5) || !strncmp(o->output_dataset_path, "az://", 5)) {
+        vc_error("Azure (az://) paths are not supported: use local or s3:// paths");
         return 1;
     }
+    const char *paths[] = { o->input_clip_path, o->output_dataset_path };
+    for (int i = 0; i < 2; i++) {
+        vc_s3_loc loc;
+        char *why = NULL;
+        if (vc_s3_is_url(paths[i]) && vc_s3_parse_url(paths[i], &loc, &why) < 0) {
+            vc_error("%s", why);
+            free(why);
+            return 1;
+        }
+        if (vc_s3_is_url(paths[i]))
+            vc_s3_loc_free(&loc);
+    }
     if (!vc_fs_is_dir(o->input_clip_path)) {
-        vc_error("--input-clip-path %s: not a directory", o->input_clip_path);
+        if (vc_s3_is_url(o->input_clip_path) && vc_s3_last_error()[0])
+            vc_error("--input-clip-path %s: %s", o->input_clip_path, vc_s3_last_error());
+        else
+            vc_error("--input-clip-path %s: not a directory", o->input_clip_path);
         return 1;
     }
     char *input = vc_fs_pypath(o->input_clip_path);

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "storage/fs.h"
 #include "util/common.h"
 
 #define TAR_BLOCK 512
@@ -24,6 +25,7 @@ struct vc_tar {
     int64_t written;      /* bytes in the file so far */
     int64_t swallow;      /* bytes libarchive will send that we already wrote */
     int write_errno;
+    vc_fs_writer *out;    /* s3:// tars: streamed as a multipart upload */
 };
 
 static atomic_int copy_range_enabled = 1;
@@ -75,7 +77,8 @@ static la_ssize_t on_write(struct archive *a, void *opaque, const void *buf, siz
     vc_tar *t = opaque;
     size_t skip = (size_t)VC_MIN((int64_t)len, t->swallow);
     t->swallow -= (int64_t)skip;
-    int rc = write_fully(t->fd, (const char *)buf + skip, len - skip);
+    int rc = t->out ? vc_fs_writer_write(t->out, (const char *)buf + skip, len - skip)
+                    : write_fully(t->fd, (const char *)buf + skip, len - skip);
     if (rc < 0) {
         t->write_errno = -rc;
         archive_set_error(a, -rc, "%s", strerror(-rc));
@@ -95,9 +98,17 @@ vc_tar *vc_tar_open(const char *path, char **err)
 {
     vc_tar *t = vc_xcalloc(1, sizeof(*t));
     t->path = vc_xstrdup(path);
-    t->tmp = temp_path_for(path);
-    t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (t->fd < 0) {
+    if (!strncmp(path, "s3://", 5)) {
+        /* an object appears only when its upload completes: no temporary */
+        int rc = 0;
+        t->fd = -1;
+        t->tmp = vc_xstrdup(path);
+        t->out = vc_fs_writer_open(path, &rc);
+    } else {
+        t->tmp = temp_path_for(path);
+        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    if (t->fd < 0 && !t->out) {
         *err = vc_asprintf("cannot create %s: %s", t->tmp, strerror(errno));
         free(t->tmp);
         free(t->path);
@@ -163,7 +174,7 @@ int vc_tar_add_bytes(vc_tar *t, const char *name, const void *data, size_t len, 
  * I/O error. */
 static int64_t copy_direct(vc_tar *t, int src_fd, int64_t size)
 {
-    if (!atomic_load(&copy_range_enabled))
+    if (!atomic_load(&copy_range_enabled) || t->out)
         return 0;
     loff_t src_off = 0;
     int64_t done = 0;
@@ -237,7 +248,10 @@ void vc_tar_abort(vc_tar *t)
         archive_write_free(t->a); /* may flush: harmless, the file is dropped */
     if (t->fd >= 0)
         close(t->fd);
-    unlink(t->tmp);
+    if (t->out)
+        vc_fs_writer_abort(t->out);
+    else
+        unlink(t->tmp);
     free(t->tmp);
     free(t->path);
     free(t);
@@ -254,6 +268,20 @@ int vc_tar_commit(vc_tar *t, char **err)
     t->a = NULL;
     static const char zeros[TAR_RECORD];
     int64_t pad = round_up(t->written, TAR_RECORD) - t->written;
+    if (t->out) {
+        vc_fs_writer_write(t->out, zeros, (size_t)pad); /* an error is kept for commit */
+        int rc = vc_fs_writer_commit(t->out);
+        t->out = NULL; /* commit freed it, on success and on failure */
+        if (rc) {
+            *err = vc_asprintf("cannot write %s: %s", t->path, vc_fs_strerror(t->path, rc));
+            vc_tar_abort(t);
+            return -1;
+        }
+        free(t->tmp);
+        free(t->path);
+        free(t);
+        return 0;
+    }
     int rc = write_fully(t->fd, zeros, (size_t)pad);
     if (rc == 0 && fsync(t->fd) != 0)
         rc = -errno;

@@ -75,7 +75,10 @@ static void build_pipeline(vc_pipeline *p, vc_split_run *run)
      * without reading far ahead. The write queue absorbs bursts of clips. */
     vc_pipeline_add(p, &vc_stage_probe, run, 1, 2);
     vc_pipeline_add(p, &vc_stage_cut, run, workers, 1);
-    vc_pipeline_add(p, &vc_stage_write, run, 2, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
+    /* On S3 each small object is a request of a few ms: more writers keep
+     * many metas and markers in flight at once. */
+    int writers = strncmp(cfg->output_clip_path, "s3://", 5) == 0 ? 8 : 2;
+    vc_pipeline_add(p, &vc_stage_write, run, writers, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
 }
 
 static int64_t total_input_bytes(const vc_split_config *cfg, const vc_strlist *rels)
@@ -83,12 +86,9 @@ static int64_t total_input_bytes(const vc_split_config *cfg, const vc_strlist *r
     int64_t sum = 0;
     for (size_t i = 0; i < rels->len; i++) {
         char *path = full_path(cfg, rels->items[i]);
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            fseek(f, 0, SEEK_END);
-            sum += ftell(f);
-            fclose(f);
-        }
+        int64_t size = 0;
+        if (vc_fs_size(path, &size) == 0)
+            sum += size;
         free(path);
     }
     return sum;

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "storage/s3.h"
 #include "util/log.h"
 
 #define TEMP_MARK ".tmp-"
@@ -21,6 +22,8 @@ static atomic_ulong temp_counter;
 
 int vc_fs_mkdirs(const char *dir)
 {
+    if (vc_s3_is_url(dir))
+        return 0; /* buckets have no folders */
     if (!dir || !*dir)
         return 0;
     char *p = vc_xstrdup(dir);
@@ -118,6 +121,8 @@ static char *write_temp(const char *path, const void *data, size_t len, int *err
 
 int vc_fs_write_atomic(const char *path, const void *data, size_t len)
 {
+    if (vc_s3_is_url(path))
+        return vc_s3_put(path, data, len); /* a PUT is atomic */
     int err;
     char *tmp = write_temp(path, data, len, &err);
     if (!tmp)
@@ -132,6 +137,8 @@ int vc_fs_write_atomic(const char *path, const void *data, size_t len)
 
 int vc_fs_write_atomic_noclobber(const char *path, const void *data, size_t len)
 {
+    if (vc_s3_is_url(path))
+        return vc_s3_put_noclobber(path, data, len);
     if (vc_fs_exists(path))
         return 1;
     int err;
@@ -155,6 +162,13 @@ int vc_fs_write_atomic_noclobber(const char *path, const void *data, size_t len)
 
 char *vc_fs_read_all(const char *path, size_t *len)
 {
+    if (vc_s3_is_url(path)) {
+        char *data = NULL;
+        int rc = vc_s3_get(path, &data, len);
+        if (rc)
+            errno = -rc;
+        return rc ? NULL : data;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -184,12 +198,16 @@ char *vc_fs_read_all(const char *path, size_t *len)
 
 bool vc_fs_exists(const char *path)
 {
+    if (vc_s3_is_url(path))
+        return vc_s3_head(path, NULL) == 0;
     struct stat st;
     return stat(path, &st) == 0;
 }
 
 bool vc_fs_is_dir(const char *path)
 {
+    if (vc_s3_is_url(path))
+        return vc_s3_is_prefix(path) == 1;
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -277,6 +295,8 @@ static void collect_file(const char *path, const char *name, void *opaque)
 
 int vc_fs_list_recursive(const char *dir, vc_strlist *out)
 {
+    if (vc_s3_is_url(dir))
+        return vc_s3_list(dir, out);
     vc_strlist found = {0};
     int rc = walk(dir, true, collect_file, &found);
     vc_strlist_sort(&found);
@@ -321,11 +341,23 @@ static void remove_temp(const char *path, const char *name, void *opaque)
 
 void vc_fs_clean_temp(const char *dir)
 {
+    if (vc_s3_is_url(dir))
+        return; /* S3 writes leave no temporary objects */
     walk(dir, true, remove_temp, NULL);
 }
 
 char *vc_fs_pypath(const char *path)
 {
+    if (vc_s3_is_url(path)) {
+        /* "s3://bucket/a//b/" -> "s3://bucket/a/b" */
+        char *rest = vc_fs_pypath(path + 4);
+        const char *r = rest;
+        while (*r == '/')
+            r++;
+        char *out = vc_asprintf("s3://%s", strcmp(r, ".") ? r : "");
+        free(rest);
+        return out;
+    }
     vc_buf out = {0};
     const char *s = path;
     /* POSIX pathlib keeps exactly two leading slashes; one or 3+ become one. */
@@ -352,4 +384,188 @@ char *vc_fs_pypath(const char *path)
         vc_buf_append(&out, ".", 1);
     vc_buf_append(&out, "", 1);
     return (char *)out.data;
+}
+
+/* ---- sizes, streaming reads and writes (local files or s3://) ---- */
+
+int vc_fs_size(const char *path, int64_t *size)
+{
+    if (vc_s3_is_url(path))
+        return vc_s3_head(path, size);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    *size = st.st_size;
+    return 0;
+}
+
+const char *vc_fs_strerror(const char *path, int rc)
+{
+    if (vc_s3_is_url(path) && vc_s3_last_error()[0])
+        return vc_s3_last_error();
+    return strerror(-rc);
+}
+
+struct vc_fs_file {
+    int fd;
+    int64_t size;
+    vc_s3_reader *s3;
+};
+
+vc_fs_file *vc_fs_open_read(const char *path, int *rc)
+{
+    vc_fs_file *f = vc_xcalloc(1, sizeof *f);
+    f->fd = -1;
+    if (vc_s3_is_url(path)) {
+        f->s3 = vc_s3_reader_open(path, rc);
+        if (!f->s3) {
+            free(f);
+            return NULL;
+        }
+        f->size = vc_s3_reader_size(f->s3);
+        return f;
+    }
+    struct stat st;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0 || fstat(f->fd, &st) != 0) {
+        *rc = -errno;
+        if (f->fd >= 0)
+            close(f->fd);
+        free(f);
+        return NULL;
+    }
+    f->size = st.st_size;
+    *rc = 0;
+    return f;
+}
+
+int64_t vc_fs_file_size(const vc_fs_file *f) { return f->size; }
+
+int64_t vc_fs_pread(vc_fs_file *f, void *buf, size_t len, int64_t off)
+{
+    if (f->s3)
+        return vc_s3_reader_pread(f->s3, buf, len, off);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + (int64_t)done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (int64_t)done;
+}
+
+void vc_fs_close(vc_fs_file *f)
+{
+    if (!f)
+        return;
+    if (f->s3)
+        vc_s3_reader_close(f->s3);
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f);
+}
+
+struct vc_fs_writer {
+    vc_s3_writer *s3;
+    int fd;
+    char *path, *tmp;
+    int err;
+};
+
+vc_fs_writer *vc_fs_writer_open(const char *path, int *rc)
+{
+    vc_fs_writer *w = vc_xcalloc(1, sizeof *w);
+    w->fd = -1;
+    *rc = 0;
+    if (vc_s3_is_url(path)) {
+        w->s3 = vc_s3_writer_open(path);
+        return w;
+    }
+    char *dir = dir_of(path);
+    *rc = vc_fs_mkdirs(dir);
+    free(dir);
+    if (*rc == 0) {
+        w->path = vc_xstrdup(path);
+        w->tmp = temp_name_for(path);
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (w->fd < 0)
+            *rc = -errno;
+    }
+    if (*rc) {
+        free(w->path);
+        free(w->tmp);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int vc_fs_writer_write(vc_fs_writer *w, const void *data, size_t len)
+{
+    if (w->err)
+        return w->err;
+    w->err = w->s3 ? vc_s3_writer_write(w->s3, data, len) : write_fully(w->fd, data, len);
+    return w->err;
+}
+
+int vc_fs_writer_commit(vc_fs_writer *w)
+{
+    int rc = w->err;
+    if (w->s3) {
+        if (rc)
+            vc_s3_writer_abort(w->s3);
+        else
+            rc = vc_s3_writer_finish(w->s3);
+    } else {
+        if (rc == 0 && fsync(w->fd) != 0)
+            rc = -errno;
+        if (close(w->fd) != 0 && rc == 0)
+            rc = -errno;
+        if (rc == 0 && rename(w->tmp, w->path) != 0)
+            rc = -errno;
+        if (rc)
+            unlink(w->tmp);
+        free(w->tmp);
+        free(w->path);
+    }
+    free(w);
+    return rc;
+}
+
+void vc_fs_writer_abort(vc_fs_writer *w)
+{
+    if (!w)
+        return;
+    if (w->s3) {
+        vc_s3_writer_abort(w->s3);
+    } else {
+        close(w->fd);
+        unlink(w->tmp);
+        free(w->tmp);
+        free(w->path);
+    }
+    free(w);
+}
+
+int vc_fs_copy_noclobber(const char *src, const char *dst)
+{
+    if (vc_s3_is_url(src) && vc_s3_is_url(dst)) {
+        if (vc_s3_head(dst, NULL) == 0)
+            return -EEXIST;
+        return vc_s3_copy(src, dst);
+    }
+    size_t len = 0;
+    char *data = vc_fs_read_all(src, &len);
+    if (!data)
+        return -errno;
+    int rc = vc_fs_write_atomic_noclobber(dst, data, len);
+    free(data);
+    return rc == 1 ? -EEXIST : rc;
 }

@@ -4,6 +4,7 @@
 
 #include "util/common.h"
 #include "video/probe.h"
+#include "video/srcio.h"
 
 struct vc_decoder {
     AVFormatContext *fmt;
@@ -21,9 +22,10 @@ vc_decoder *vc_decoder_open(const char *path, int threads, char *err, size_t err
     char eb[128];
     vc_decoder *d = vc_xcalloc(1, sizeof(*d));
     d->aidx = -1;
-    int rc = avformat_open_input(&d->fmt, path, NULL, NULL);
+    char why[512] = "";
+    int rc = vc_src_open(&d->fmt, path, why, sizeof why);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot open: %s", vc_av_err(rc, eb));
+        snprintf(err, errlen, "cannot open: %s", why[0] ? why : vc_av_err(rc, eb));
         goto fail;
     }
     if ((rc = avformat_find_stream_info(d->fmt, NULL)) < 0) {
@@ -65,7 +67,7 @@ void vc_decoder_free(vc_decoder *d)
     if (!d)
         return;
     avcodec_free_context(&d->dec);
-    avformat_close_input(&d->fmt);
+    vc_src_close(&d->fmt);
     av_packet_free(&d->pkt);
     free(d);
 }

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "storage/fs.h"
+#include "video/srcio.h"
+
 #include "util/common.h"
 
 const char *vc_av_err(int code, char buf[128])
@@ -25,27 +28,29 @@ int vc_probe_video(const char *path, vc_video_info *info, char *err, size_t errl
 {
     char eb[128];
     memset(info, 0, sizeof(*info));
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "cannot read file: %s", strerror(errno));
+    int64_t size = 0;
+    int src = vc_fs_size(path, &size);
+    if (src != 0) {
+        snprintf(err, errlen, "cannot read file: %s", vc_fs_strerror(path, src));
         return -1;
     }
-    info->size_bytes = st.st_size;
-    if (st.st_size == 0) {
+    info->size_bytes = size;
+    if (size == 0) {
         snprintf(err, errlen, "empty file (0 bytes)");
         return -1;
     }
 
     AVFormatContext *fmt = NULL;
-    int rc = avformat_open_input(&fmt, path, NULL, NULL);
+    char why[512] = "";
+    int rc = vc_src_open(&fmt, path, why, sizeof why);
     if (rc < 0) {
-        snprintf(err, errlen, "not a readable video file: %s", vc_av_err(rc, eb));
+        snprintf(err, errlen, "not a readable video file: %s", why[0] ? why : vc_av_err(rc, eb));
         return -1;
     }
     rc = avformat_find_stream_info(fmt, NULL);
     if (rc < 0) {
         snprintf(err, errlen, "cannot read stream info: %s", vc_av_err(rc, eb));
-        avformat_close_input(&fmt);
+        vc_src_close(&fmt);
         return -1;
     }
     copy_name(info->format_name, sizeof info->format_name, fmt->iformat->name);
@@ -57,7 +62,7 @@ int vc_probe_video(const char *path, vc_video_info *info, char *err, size_t errl
                   avcodec_get_name(fmt->streams[ai]->codecpar->codec_id));
     if (vi < 0) {
         snprintf(err, errlen, ai >= 0 ? "no video stream (audio only)" : "no video stream");
-        avformat_close_input(&fmt);
+        vc_src_close(&fmt);
         return -1;
     }
     AVStream *vs = fmt->streams[vi];
@@ -94,6 +99,6 @@ int vc_probe_video(const char *path, vc_video_info *info, char *err, size_t errl
         snprintf(err, errlen, "video stream has no frame rate");
         ok = -1;
     }
-    avformat_close_input(&fmt);
+    vc_src_close(&fmt);
     return ok;
 }

@@ -210,8 +210,12 @@ def scenario_refusals(tmp):
     p = run(shard_args(t, out), expect=1)
     if "different input or options" not in p.stderr:
         raise sl.CheckError("changed plan not refused:\n%s" % p.stderr)
-    p = run(["--input-clip-path", "s3://bucket/x", "--output-dataset-path", out], expect=1)
-    if "S3 support is not built yet" not in p.stderr:
+    # s3:// works (tests/storage/test_s3_e2e.py); a bad bucket name or az:// is refused
+    p = run(["--input-clip-path", "s3://Bad_Bucket/x", "--output-dataset-path", out], expect=1)
+    if "invalid bucket name" not in p.stderr:
+        raise sl.CheckError(p.stderr)
+    p = run(["--input-clip-path", "az://container/x", "--output-dataset-path", out], expect=1)
+    if "Azure" not in p.stderr:
         raise sl.CheckError(p.stderr)
     p = run(["--input-clip-path", os.path.join(tmp, "nope"), "--output-dataset-path", out], expect=1)
     p = run(["--input-clip-path", out, "--output-dataset-path", os.path.join(tmp, "o3")], expect=1)
