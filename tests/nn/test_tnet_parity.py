@@ -8,7 +8,7 @@ Frames: a 300-frame video cut together from real footage in SOURCE_ROOT/samples
 (scripts/fetch-samples.sh) when present, else from ffmpeg test sources, with
 hard cuts; extracted as Cosmos Curator does (ffmpeg rgb24 48x27). Windows:
 TransNetV2's reference windowing and Cosmos Curator's (short tail windows),
-each distinct window once. Weights: seeded random, loaded from .pth and from
+each distinct window once, plus a few odd lengths. Weights: seeded random, loaded from .pth and from
 .safetensors. Passes when both heads agree to 1e-5 everywhere. Skips (77)
 without torch."""
 import os
@@ -125,6 +125,9 @@ def main():
         windows = []
         for wins in windowings.values():
             windows += [w for w in wins if w not in windows]
+        # Odd lengths no windowing makes, down to where the dilated temporal
+        # convolutions see nothing but padding.
+        windows += [list(range(140, 177)), [5, 6, 7], [299]]
         print(f"{len(windows)} distinct windows, lengths {[len(w) for w in windows]}")
         t0 = time.time()
         want = ref.run_windows(model, frames, windows)
