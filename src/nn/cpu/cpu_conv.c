@@ -91,13 +91,36 @@ size_t vc_cpu_conv3x3_scratch(int nf, int h, int w, int cin, int cout)
 #define WINO_CB 256
 static const float zeros[WINO_CB];
 
+/* The 1-D transforms on four rows of n channels each, which the 2-D ones
+ * apply to columns and then rows. Separate restrict streams: they vectorise. */
+static void bt4(const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                const float *restrict a3, float *restrict o0, float *restrict o1, float *restrict o2,
+                float *restrict o3, int n)
+{
+    for (int i = 0; i < n; i++) {   /* B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+        o0[i] = a0[i] - a2[i];
+        o1[i] = a1[i] + a2[i];
+        o2[i] = a2[i] - a1[i];
+        o3[i] = a1[i] - a3[i];
+    }
+}
+
+static void at4(const float *restrict a0, const float *restrict a1, const float *restrict a2,
+                const float *restrict a3, float *restrict o0, float *restrict o1, int n)
+{
+    for (int i = 0; i < n; i++) {   /* A^T = [1 1 1 0; 0 1 -1 -1] */
+        o0[i] = a0[i] + a1[i] + a2[i];
+        o1[i] = a1[i] - a2[i] - a3[i];
+    }
+}
+
 /* V[e][tile][c] = (B^T d B)[e] for every tile of one frame; the frame's
- * tiles are rows tile0.. of matrices of ntiles rows. The loops run over
- * channels innermost, contiguous in both input and output: they vectorise. */
+ * tiles are rows tile0.. of matrices of ntiles rows. */
 static void wino_input(const float *x, int h, int w, int c, float *v, size_t ntiles, size_t tile0)
 {
     int th = tiles_of(h), tw = tiles_of(w);
     size_t e = ntiles * c;
+    float t[16][WINO_CB];           /* B^T d, row r column q at t[4r + q] */
     for (int ty = 0; ty < th; ty++)
         for (int tx = 0; tx < tw; tx++)
             for (int c0 = 0; c0 < c; c0 += WINO_CB) {
@@ -110,23 +133,12 @@ static void wino_input(const float *x, int h, int w, int c, float *v, size_t nti
                                            ? zeros
                                            : x + ((size_t)sy * w + sx) * c + c0;
                     }
-                float *restrict o = v + (tile0 + (size_t)ty * tw + tx) * c + c0;
-                for (int i = 0; i < n; i++) {
-                    float t[4][4];
-                    for (int q = 0; q < 4; q++) {       /* B^T d */
-                        float a0 = d[q][i], a1 = d[4 + q][i], a2 = d[8 + q][i], a3 = d[12 + q][i];
-                        t[0][q] = a0 - a2;
-                        t[1][q] = a1 + a2;
-                        t[2][q] = a2 - a1;
-                        t[3][q] = a1 - a3;
-                    }
-                    for (int r = 0; r < 4; r++) {       /* (B^T d) B */
-                        o[(size_t)(4 * r) * e + i] = t[r][0] - t[r][2];
-                        o[(size_t)(4 * r + 1) * e + i] = t[r][1] + t[r][2];
-                        o[(size_t)(4 * r + 2) * e + i] = t[r][2] - t[r][1];
-                        o[(size_t)(4 * r + 3) * e + i] = t[r][1] - t[r][3];
-                    }
-                }
+                for (int q = 0; q < 4; q++)
+                    bt4(d[q], d[4 + q], d[8 + q], d[12 + q], t[q], t[4 + q], t[8 + q], t[12 + q], n);
+                float *o = v + (tile0 + (size_t)ty * tw + tx) * c + c0;
+                for (int r = 0; r < 4; r++)
+                    bt4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3], o + 4 * r * e,
+                        o + (4 * r + 1) * e, o + (4 * r + 2) * e, o + (4 * r + 3) * e, n);
             }
 }
 
@@ -136,35 +148,22 @@ static void wino_output(const float *m, size_t ntiles, size_t tile0, int h, int 
 {
     int th = tiles_of(h), tw = tiles_of(w);
     size_t e = ntiles * c;
+    float t[8][WINO_CB];            /* A^T M, row r column q at t[4r + q] */
+    float dummy[3][WINO_CB];        /* for outputs of edge tiles outside odd frames */
     for (int ty = 0; ty < th; ty++)
         for (int tx = 0; tx < tw; tx++) {
-            const float *restrict s = m + (tile0 + (size_t)ty * tw + tx) * c;
+            const float *s = m + (tile0 + (size_t)ty * tw + tx) * c;
             int y0 = 2 * ty, x0 = 2 * tx;
-            float *restrict o00 = y + ((size_t)y0 * w + x0) * ldy;
-            /* the bottom/right outputs of edge tiles fall outside odd frames:
-             * write those to a dummy row */
-            float dummy[3][WINO_CB];
+            float *o00 = y + ((size_t)y0 * w + x0) * ldy;
+            int right = x0 + 1 < w, below = y0 + 1 < h;
             for (int c0 = 0; c0 < c; c0 += WINO_CB) {
                 int n = c - c0 < WINO_CB ? c - c0 : WINO_CB;
-                float *restrict p00 = o00 + c0;
-                float *restrict p01 = x0 + 1 < w ? o00 + ldy + c0 : dummy[0];
-                float *restrict p10 = y0 + 1 < h ? o00 + (size_t)w * ldy + c0 : dummy[1];
-                float *restrict p11 = y0 + 1 < h && x0 + 1 < w ? o00 + (size_t)(w + 1) * ldy + c0 : dummy[2];
-                const float *restrict q = s + c0;
-                for (int i = 0; i < n; i++) {
-                    float a[16];
-                    for (int k = 0; k < 16; k++)
-                        a[k] = q[(size_t)k * e + i];
-                    float t0[4], t1[4];
-                    for (int col = 0; col < 4; col++) {  /* A^T M */
-                        t0[col] = a[col] + a[4 + col] + a[8 + col];
-                        t1[col] = a[4 + col] - a[8 + col] - a[12 + col];
-                    }
-                    p00[i] = t0[0] + t0[1] + t0[2];
-                    p01[i] = t0[1] - t0[2] - t0[3];
-                    p10[i] = t1[0] + t1[1] + t1[2];
-                    p11[i] = t1[1] - t1[2] - t1[3];
-                }
+                const float *a = s + c0;
+                for (int q = 0; q < 4; q++)
+                    at4(a + q * e, a + (4 + q) * e, a + (8 + q) * e, a + (12 + q) * e, t[q], t[4 + q], n);
+                at4(t[0], t[1], t[2], t[3], o00 + c0, right ? o00 + ldy + c0 : dummy[0], n);
+                at4(t[4], t[5], t[6], t[7], below ? o00 + (size_t)w * ldy + c0 : dummy[1],
+                    below && right ? o00 + (size_t)(w + 1) * ldy + c0 : dummy[2], n);
             }
         }
 }
