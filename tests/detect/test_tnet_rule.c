@@ -29,7 +29,9 @@ static int cosmos_scenes(const int *p, int n, int64_t (*sc)[2])
         prev = t;
     }
     i = n - 1;
-    if (ns > 0 && t == 0) {
+    /* (a one-frame final scene comes out empty here: no clip can come of it,
+     * so it is not listed; the streaming rule emits no scene for it) */
+    if (ns > 0 && t == 0 && i > start) {
         sc[ns][0] = start;
         sc[ns++][1] = i;
     }

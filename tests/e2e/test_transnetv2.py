@@ -78,7 +78,8 @@ def cosmos_scenes(pred):
         scenes.append((start, i))
     if not scenes:
         scenes.append((0, len(pred)))
-    return scenes
+    # an empty (start, start) final scene yields no clip and is not reported
+    return [(s, e) for s, e in scenes if e > s]
 
 
 def reference_scenes(pred):
