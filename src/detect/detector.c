@@ -126,6 +126,8 @@ vc_detector *vc_detector_new(const vc_detect_params *p, double fps, int width, i
     if (p->algo == VC_DETECT_TRANSNETV2) {
         vc_tnet_detector *tn = vc_tnet_detector_new(p->tnet_model, p->tnet_threshold,
                                                     (vc_tnet_compat)p->tnet_compat, err, errlen);
+        if (tn)
+            vc_tnet_detector_set_scale_threads(tn, p->tnet_scale_threads);
         if (!tn)
             return NULL;
         vc_detector *d = vc_xcalloc(1, sizeof(*d));

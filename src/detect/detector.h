@@ -43,6 +43,7 @@ typedef struct vc_detect_params {
     struct vc_tnet *tnet_model;
     double tnet_threshold;         /* 0.4 (Cosmos Curator's default) */
     int tnet_compat;               /* vc_tnet_compat: 0 Cosmos Curator, 1 reference TransNetV2 */
+    int tnet_scale_threads;        /* slice threads for the 48x27 scaling (0: 1) */
 } vc_detect_params;
 
 void vc_detect_params_default(vc_detect_params *p, vc_detect_algo algo);

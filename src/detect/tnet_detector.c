@@ -8,6 +8,7 @@
 
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
+#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
 #include "nn/transnetv2.h"
@@ -115,6 +116,7 @@ struct vc_tnet_detector {
     vc_tnet_compat compat;
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt;
+    int scale_threads;
     uint8_t *ring;                 /* RING frames of 48x27 RGB24 */
     uint8_t *win;                  /* one window being assembled */
     int64_t n;                     /* frames pushed */
@@ -140,6 +142,7 @@ vc_tnet_detector *vc_tnet_detector_new(vc_tnet *model, double threshold, vc_tnet
     d->threshold = threshold;
     d->compat = compat;
     d->sws_fmt = -1;
+    d->scale_threads = 1;
     d->ring = vc_xmalloc((size_t)RING * FB);
     d->win = vc_xmalloc((size_t)WIN * FB);
     vc_tnet_scene_rule_init(&d->rule, compat);
@@ -161,6 +164,11 @@ void vc_tnet_detector_set_pred_callback(vc_tnet_detector *d, vc_tnet_pred_fn fn,
 {
     d->pred_fn = fn;
     d->pred_opaque = opaque;
+}
+
+void vc_tnet_detector_set_scale_threads(vc_tnet_detector *d, int threads)
+{
+    d->scale_threads = VC_MAX(threads, 1);
 }
 
 const char *vc_tnet_detector_error(const vc_tnet_detector *d) { return d->err; }
@@ -234,13 +242,33 @@ int vc_tnet_detector_push_rgb(vc_tnet_detector *d, const uint8_t *rgb)
     return 0;
 }
 
+/* The scaler and flags the ffmpeg CLI uses for -s 48x27 (bicubic), with
+ * slice threads (libswscale >= 6; same output for any thread count). */
+static struct SwsContext *new_scaler(const AVFrame *f, int threads)
+{
+    struct SwsContext *s = sws_alloc_context();
+    if (!s)
+        return NULL;
+    av_opt_set_int(s, "srcw", f->width, 0);
+    av_opt_set_int(s, "srch", f->height, 0);
+    av_opt_set_int(s, "src_format", f->format, 0);
+    av_opt_set_int(s, "dstw", VC_TNET_W, 0);
+    av_opt_set_int(s, "dsth", VC_TNET_H, 0);
+    av_opt_set_int(s, "dst_format", AV_PIX_FMT_RGB24, 0);
+    av_opt_set_int(s, "sws_flags", SWS_BICUBIC, 0);
+    av_opt_set_int(s, "threads", VC_MAX(threads, 1), 0);
+    if (sws_init_context(s, NULL, NULL) < 0) {
+        sws_freeContext(s);
+        return NULL;
+    }
+    return s;
+}
+
 static int scale_to_rgb(vc_tnet_detector *d, const AVFrame *f, uint8_t *dst)
 {
     if (!d->sws || f->width != d->sws_w || f->height != d->sws_h || f->format != d->sws_fmt) {
         sws_freeContext(d->sws);
-        /* the scaler and flags the ffmpeg CLI uses for -s 48x27 */
-        d->sws = sws_getContext(f->width, f->height, f->format, VC_TNET_W, VC_TNET_H, AV_PIX_FMT_RGB24,
-                                SWS_BICUBIC, NULL, NULL, NULL);
+        d->sws = new_scaler(f, d->scale_threads);
         if (!d->sws) {
             snprintf(d->err, sizeof(d->err), "TransNetV2: cannot scale %dx%d frames of format %d",
                      f->width, f->height, f->format);

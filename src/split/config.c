@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "models/models.h"
 #include "nn/transnetv2.h"
@@ -43,6 +44,10 @@ void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p)
         p->tnet_model = c->tnet_model;
         p->tnet_threshold = c->threshold;
         p->tnet_compat = c->tnet_compat;
+        /* split resolves decode_threads to the video's share of the cores;
+         * `detect` alone leaves it at 0: use them all */
+        p->tnet_scale_threads = c->decode_threads > 0 ? c->decode_threads
+                                                      : (int)sysconf(_SC_NPROCESSORS_ONLN);
         return;
     }
     bool adaptive = c->algo == VC_SPLIT_ADAPTIVE;
