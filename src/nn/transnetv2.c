@@ -231,6 +231,41 @@ int vc_tnet_batch_hint(const vc_tnet *m)
     return 1;
 }
 
+int vc_tnet_precision_parse(const char *s, vc_tnet_precision *p, char *err, size_t errlen)
+{
+    if (s && !strcmp(s, "exact")) {
+        *p = VC_TNET_PREC_EXACT;
+        return 0;
+    }
+    if (s && !strcmp(s, "bf16")) {
+        *p = VC_TNET_PREC_BF16;
+        return 0;
+    }
+    snprintf(err, errlen, "precision '%s': exact or bf16", s ? s : "");
+    return -1;
+}
+
+int vc_tnet_set_precision(vc_tnet *m, vc_tnet_precision p, char *err, size_t errlen)
+{
+    if (p != VC_TNET_PREC_EXACT && p != VC_TNET_PREC_BF16) {
+        snprintf(err, errlen, "TransNetV2: precision %d (exact or bf16)", (int)p);
+        return -1;
+    }
+#ifdef VC_NN_HAVE_CUDA_LIB
+    if (m->cuda) {
+        pthread_mutex_lock(&m->mu);
+        int rc = vc_tnet_cuda_set_precision(m->cuda, p == VC_TNET_PREC_BF16 ? VC_TNET_CUDA_BF16
+                                                                            : VC_TNET_CUDA_EXACT);
+        pthread_mutex_unlock(&m->mu);
+        if (rc)
+            snprintf(err, errlen, "TransNetV2: the CUDA backend refused precision %d", (int)p);
+        return rc;
+    }
+#endif
+    (void)m; /* the CPU backend is fp32 */
+    return 0;
+}
+
 vc_nn_device vc_tnet_device(const vc_tnet *m)
 {
     return m->dev;

@@ -23,6 +23,18 @@ typedef struct vc_tnet vc_tnet;
  * the backend. threads: CPU threads (0 = all cores). NULL + err on failure. */
 vc_tnet *vc_tnet_load(const char *weights_path, vc_nn_device dev, int threads,
                       char *err, size_t errlen);
+/* Arithmetic of the CUDA backend (--nn-precision exact|bf16). EXACT, the
+ * default: bf16x3 convolutions and an fp32 head, within 1e-3 of the fp32
+ * model (1.1e-4 observed). BF16: one bf16 tensor-core pass per convolution
+ * and a TF32 fc1, as PyTorch's bf16 autocast: 1.8x faster, 4e-2 off on the
+ * reference's random weights (autocast 7.7e-2). The CPU backend (and short
+ * windows on CUDA) always run fp32 and ignore it. */
+typedef enum { VC_TNET_PREC_EXACT = 0, VC_TNET_PREC_BF16 = 1 } vc_tnet_precision;
+/* "exact" or "bf16" -> *p: 0, or -1 with a message naming the accepted values. */
+int vc_tnet_precision_parse(const char *s, vc_tnet_precision *p, char *err, size_t errlen);
+/* For the following forward calls (any time after vc_tnet_load): 0, or -1
+ * with a message for an unknown value. */
+int vc_tnet_set_precision(vc_tnet *m, vc_tnet_precision p, char *err, size_t errlen);
 /* Windows run together per forward call, for the backend's efficiency.
  * Calls on one model are serialised (it keeps one workspace). */
 int vc_tnet_batch_hint(const vc_tnet *m);

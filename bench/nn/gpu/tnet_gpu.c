@@ -1,6 +1,8 @@
 /* GPU harness for the CUDA TransNetV2 backend (src/nn/cuda), for the GPU
  * machine: parity runs and throughput, driven by tnet_gpu_bench.py.
  *
+ *   tnet_gpu [-p exact|bf16] COMMAND ...          -p: the backend's precision
+ *                                                 (vc_tnet_cuda_set_precision), exact by default
  *   tnet_gpu info
  *   tnet_gpu predict PARAMS FRAMES N OUT [MAXW]   whole video as predict_frames
  *                                                 does it; OUT: float32 [N][2]
@@ -21,6 +23,7 @@
 #include "nn/cuda/tnet_cuda.h"
 
 static float *blob;
+static int precision = VC_TNET_CUDA_EXACT;
 
 static int load_params(const char *path, vc_tnet_params *p)
 {
@@ -102,6 +105,11 @@ static vc_tnet_cuda *open_net(const char *params, int maxw)
     }
     vc_tnet_cuda *c = vc_tnet_cuda_new(&p, 0, maxw, err, sizeof err);
     if (!c) fprintf(stderr, "vc_tnet_cuda_new: %s\n", err);
+    if (c && vc_tnet_cuda_set_precision(c, precision)) {
+        fprintf(stderr, "vc_tnet_cuda_set_precision(%d) failed\n", precision);
+        vc_tnet_cuda_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -198,8 +206,10 @@ static int bench(const char *params, int nwin, int iters)
         net += vc_tnet_cuda_net_ms(c) / 1e3;
     }
     double dt = now() - t0;
-    printf("{\"nwin\": %d, \"iters\": %d, \"call_fps\": %.1f, \"net_fps\": %.1f, \"call_ms\": %.3f, \"net_ms\": %.3f}\n",
-           nwin, iters, iters * nwin * 50.0 / dt, iters * nwin * 50.0 / net, dt * 1e3 / iters, net * 1e3 / iters);
+    printf("{\"precision\": \"%s\", \"nwin\": %d, \"iters\": %d, \"call_fps\": %.1f, \"net_fps\": %.1f, "
+           "\"call_ms\": %.3f, \"net_ms\": %.3f}\n",
+           precision == VC_TNET_CUDA_BF16 ? "bf16" : "exact", nwin, iters, iters * nwin * 50.0 / dt,
+           iters * nwin * 50.0 / net, dt * 1e3 / iters, net * 1e3 / iters);
     vc_tnet_cuda_free(c);
     free(fr), free(single), free(many);
     return 0;
@@ -207,6 +217,16 @@ static int bench(const char *params, int nwin, int iters)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "-p")) {
+        if (!strcmp(argv[2], "bf16")) {
+            precision = VC_TNET_CUDA_BF16;
+        } else if (strcmp(argv[2], "exact")) {
+            fprintf(stderr, "-p %s: exact or bf16\n", argv[2]);
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     if (argc >= 2 && !strcmp(argv[1], "info")) {
         printf("cuda devices: %d\n", vc_cuda_device_count());
         return 0;
@@ -215,7 +235,7 @@ int main(int argc, char **argv)
         return predict(argv[2], argv[3], atoi(argv[4]), argv[5], argc > 6 ? atoi(argv[6]) : 32);
     if (argc == 5 && !strcmp(argv[1], "dump")) return dump(argv[2], argv[3], argv[4]);
     if (argc == 5 && !strcmp(argv[1], "bench")) return bench(argv[2], atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: tnet_gpu info | predict PARAMS FRAMES N OUT [MAXW] | dump PARAMS FRAMES DIR |"
-                    " bench PARAMS NWIN ITERS\n");
+    fprintf(stderr, "usage: tnet_gpu [-p exact|bf16] info | predict PARAMS FRAMES N OUT [MAXW] |"
+                    " dump PARAMS FRAMES DIR | bench PARAMS NWIN ITERS\n");
     return 2;
 }

@@ -9,12 +9,13 @@ Runs on the GPU machine (PyTorch + CUDA there), from the repository root:
 1. weights: tests/reference/transnetv2_ref.py's random_model(seed); written
    folded (BN into the temporal convs) as DIR/params.bin for the harness;
 2. a synthetic video (shots, cuts, dissolves) as raw 48x27 rgb24;
-3. parity: per-frame probabilities with TransNetV2's windowing, ours vs the
+3. parity: per-frame probabilities with TransNetV2's windowing, ours (in
+   each --precisions mode: exact = bf16x3, bf16 = one bf16 pass) vs the
    fp32 PyTorch model on the GPU (TF32 off), max abs diff and scene lists
    at 0.5; plus a stage-by-stage diff of one window (VC_TNET_CUDA_DUMP);
 4. throughput (video frames/s = windows/s * 50): PyTorch eager fp32 (its
-   defaults), PyTorch bf16 autocast + channels_last_3d, and ours, each at
-   several batch sizes.
+   defaults), PyTorch bf16 autocast + channels_last_3d, and ours in each
+   precision, each at several batch sizes.
 Results: DIR/results.json and a markdown table on stdout and DIR/results.md.
 """
 import argparse
@@ -215,8 +216,9 @@ def bench_torch(model, dev, nwin, mode, iters):
     return nwin * 50 / dt
 
 
-def bench_ours(binary, params, nwin, iters):
-    r = subprocess.run([binary, "bench", params, str(nwin), str(iters)], capture_output=True, text=True)
+def bench_ours(binary, params, nwin, iters, prec="exact", env=None):
+    r = subprocess.run([binary, "-p", prec, "bench", params, str(nwin), str(iters)], capture_output=True, text=True,
+                       env=env)
     if r.returncode:
         print(r.stdout, r.stderr)
         return None
@@ -243,9 +245,12 @@ def main():
     ap.add_argument("--our-windows", default="8,32,64,128")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--no-bench", action="store_true")
-    ap.add_argument("--sanitize", action="store_true", help="compute-sanitizer memcheck + racecheck, small runs")
-    ap.add_argument("--tune", default="", help="kernel variants to time, 'SPATIAL:TEMPORAL,...' (VC_TNET_CUDA_*)")
+    ap.add_argument("--sanitize", nargs="?", const="memcheck,racecheck", default="",
+                    help="compute-sanitizer tools (memcheck,racecheck by default), small runs, every precision")
+    ap.add_argument("--tune", default="",
+                    help="kernel variants to time, '[PREC/]SPATIAL:TEMPORAL,...' (VC_TNET_CUDA_*; PREC exact or bf16)")
     ap.add_argument("--profile", type=int, default=0, help="per-stage GPU times at this many windows")
+    ap.add_argument("--precisions", default="exact,bf16", help="our precision modes to run (exact, bf16)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
@@ -273,9 +278,13 @@ def main():
     res["frames"] = len(frames)
     res["ref_scenes"] = len(ref_sc)
     res["parity"] = {}
-    for label, env in (("default", {}), ("fc1 tf32", {"VC_TNET_CUDA_FC": "tf32"})):
+    precs = args.precisions.split(",")
+    runs = [(p if p != "exact" else "default", p, {}) for p in precs]
+    if "exact" in precs:
+        runs.insert(1, ("fc1 tf32", "exact", {"VC_TNET_CUDA_FC": "tf32"}))
+    for label, prec, env in runs:
         out = os.path.join(args.work, "ours.f32")
-        r = subprocess.run([args.bin, "predict", params, fpath, str(len(frames)), out, "32"],
+        r = subprocess.run([args.bin, "-p", prec, "predict", params, fpath, str(len(frames)), out, "32"],
                            env={**os.environ, **env}, capture_output=True, text=True)
         print(r.stdout + r.stderr, end="", flush=True)
         if r.returncode:
@@ -298,20 +307,27 @@ def main():
             s_, m_ = predict_torch(model, frames, dev)
         sc = ref.predictions_to_scenes(s_, 0.5)
         res["parity"][label] = {"max_abs_single": float(np.abs(s_ - rs).max()),
-                                "max_abs_many": float(np.abs(m_ - rm).max()), "scenes_equal": sc == ref_sc}
+                                "max_abs_many": float(np.abs(m_ - rm).max()),
+                                "mean_abs_single": float(np.abs(s_ - rs).mean()), "scenes": len(sc),
+                                "scenes_equal": sc == ref_sc}
+        if sc != ref_sc:
+            res["parity"][label]["scenes_str"] = scenes_str(sc)
         print(f"parity ({label}): {res['parity'][label]}", flush=True)
     torch.backends.cudnn.allow_tf32 = False
     save(res, args.out)
 
     # --- stage-by-stage diff of one window
-    ddir = os.path.join(args.work, "dump")
-    os.makedirs(ddir, exist_ok=True)
-    r = subprocess.run([args.bin, "dump", params, fpath, ddir], capture_output=True, text=True)
-    print(r.stdout + r.stderr, end="")
-    res["stages"] = compare_stages(model, frames, ddir, dev)
-    for name, s in res["stages"]:
-        print(f"  {name:7s} {s}")
-    sys.stdout.flush()
+    for prec in precs:
+        ddir = os.path.join(args.work, "dump_" + prec)
+        os.makedirs(ddir, exist_ok=True)
+        r = subprocess.run([args.bin, "-p", prec, "dump", params, fpath, ddir], capture_output=True, text=True)
+        print(r.stdout + r.stderr, end="")
+        key = "stages" if prec == "exact" else "stages_" + prec
+        res[key] = compare_stages(model, frames, ddir, dev)
+        print(f"stages ({prec}):")
+        for name, s in res[key]:
+            print(f"  {name:7s} {s}")
+        sys.stdout.flush()
 
     save(res, args.out)
 
@@ -319,60 +335,78 @@ def main():
     if args.tune:
         res["tune"] = {}
         for v in args.tune.split(","):
-            sp, tm = v.split(":")
+            prec, _, st = v.rpartition("/")
+            prec = prec or "exact"
+            sp, tm = st.split(":")
             env = {**os.environ, "VC_TNET_CUDA_SPATIAL": sp, "VC_TNET_CUDA_TEMPORAL": tm}
             out = os.path.join(args.work, "tune.f32")
-            r = subprocess.run([args.bin, "predict", params, fpath, str(len(frames)), out, "32"], env=env,
+            r = subprocess.run([args.bin, "-p", prec, "predict", params, fpath, str(len(frames)), out, "32"], env=env,
                                capture_output=True, text=True)
             err = float(np.abs(np.fromfile(out, dtype=np.float32).reshape(-1, 2)[:, 0] - rs).max()) \
                 if r.returncode == 0 else None
-            b = subprocess.run([args.bin, "bench", params, "64", "10"], env=env, capture_output=True, text=True)
+            b = subprocess.run([args.bin, "-p", prec, "bench", params, "64", "10"], env=env, capture_output=True,
+                               text=True)
             fps = json.loads(b.stdout.strip().splitlines()[-1])["net_fps"] if b.returncode == 0 else None
             res["tune"][v] = {"max_abs_single": err, "net_fps": fps}
-            print(f"variant spatial {sp} temporal {tm}: max abs {err}, net {fps} frames/s {b.stderr[-300:]}",
+            print(f"variant {prec} spatial {sp} temporal {tm}: max abs {err}, net {fps} frames/s {b.stderr[-300:]}",
                   flush=True)
     if args.profile:
         env = {**os.environ, "VC_TNET_CUDA_PROFILE": "1"}
-        b = subprocess.run([args.bin, "bench", params, str(args.profile), "2"], env=env, capture_output=True,
-                           text=True)
-        res["profile"] = b.stderr.strip().splitlines()[-1:]
-        print(f"profile at {args.profile} windows: {res['profile']}", flush=True)
+        for prec in precs:
+            b = subprocess.run([args.bin, "-p", prec, "bench", params, str(args.profile), "2"], env=env,
+                               capture_output=True, text=True)
+            key = "profile" if prec == "exact" else "profile_" + prec
+            res[key] = b.stderr.strip().splitlines()[-1:]
+            print(f"profile ({prec}) at {args.profile} windows: {res[key]}", flush=True)
     save(res, args.out)
 
     # --- throughput
+    ours_keys = ["ours" if p == "exact" else "ours_" + p for p in precs]
     if not args.no_bench:
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.allow_tf32 = True       # PyTorch's defaults for "fp32"
         torch.backends.cuda.matmul.allow_tf32 = False
-        res["bench"] = {"torch_fp32": {}, "torch_bf16_cl": {}, "ours": {}}
+        res["bench"] = {"torch_fp32": {}, "torch_bf16_cl": {}, **{k: {} for k in ours_keys}}
         for nw in map(int, args.torch_windows.split(",")):
             for mode, key in (("fp32", "torch_fp32"), ("bf16cl", "torch_bf16_cl")):
                 fps = bench_torch(model, dev, nw, mode, args.iters)
                 res["bench"][key][nw] = fps
                 print(f"{key:14s} windows {nw:4d}: {fps and round(fps)} frames/s", flush=True)
         torch.cuda.empty_cache()
-        for nw in map(int, args.our_windows.split(",")):
-            r = bench_ours(args.bin, params, nw, max(args.iters, 20))
-            res["bench"]["ours"][nw] = r
-            print(f"{'ours':14s} windows {nw:4d}: {r}", flush=True)
+        for prec, key in zip(precs, ours_keys):
+            for nw in map(int, args.our_windows.split(",")):
+                r = bench_ours(args.bin, params, nw, max(args.iters, 20), prec)
+                res["bench"][key][nw] = r
+                print(f"{key:14s} windows {nw:4d}: {r}", flush=True)
         best = lambda d: max((v for v in d.values() if v), default=0)
         bt = max(best(res["bench"]["torch_fp32"]), best(res["bench"]["torch_bf16_cl"]))
-        ours_call = max((v["call_fps"] for v in res["bench"]["ours"].values() if v), default=0)
-        ours_net = max((v["net_fps"] for v in res["bench"]["ours"].values() if v), default=0)
-        res["summary"] = {"best_torch_fps": bt, "ours_call_fps": ours_call, "ours_net_fps": ours_net,
-                          "ratio_call": ours_call / bt if bt else None, "ratio_net": ours_net / bt if bt else None}
+        res["summary"] = {"best_torch_fps": bt, "torch_fp32_fps": best(res["bench"]["torch_fp32"]),
+                          "torch_bf16_cl_fps": best(res["bench"]["torch_bf16_cl"])}
+        for prec, key in zip(precs, ours_keys):
+            sfx = "" if prec == "exact" else "_" + prec
+            ours_call = max((v["call_fps"] for v in res["bench"][key].values() if v), default=0)
+            ours_net = max((v["net_fps"] for v in res["bench"][key].values() if v), default=0)
+            res["summary"].update({f"ours{sfx}_call_fps": ours_call, f"ours{sfx}_net_fps": ours_net,
+                                   f"ratio{sfx}_call": ours_call / bt if bt else None,
+                                   f"ratio{sfx}_net": ours_net / bt if bt else None})
         print("summary:", res["summary"])
     save(res, args.out)
     if args.sanitize:
         res["sanitize"] = {}
-        for tool, n, maxw in (("memcheck", 150, 2), ("racecheck", 50, 1)):
-            cmd = ["timeout", "150", "compute-sanitizer", "--tool", tool, "--error-exitcode", "9", args.bin,
-                   "predict", params, fpath, str(n), os.path.join(args.work, "san.f32"), str(maxw)]
-            t0 = time.perf_counter()
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            tail = (r.stdout + r.stderr).strip().splitlines()[-3:]
-            res["sanitize"][tool] = {"rc": r.returncode, "s": round(time.perf_counter() - t0, 1), "tail": tail}
-            print(f"compute-sanitizer {tool}: rc {r.returncode}, {time.perf_counter() - t0:.0f} s, {tail}", flush=True)
+        tools = args.sanitize.split(",")
+        for prec in precs:
+            for tool, n, maxw in (("memcheck", 150, 2), ("racecheck", 50, 1)):
+                if tool not in tools:
+                    continue
+                cmd = ["timeout", "150", "compute-sanitizer", "--tool", tool, "--error-exitcode", "9", args.bin,
+                       "-p", prec, "predict", params, fpath, str(n), os.path.join(args.work, "san.f32"), str(maxw)]
+                t0 = time.perf_counter()
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                tail = (r.stdout + r.stderr).strip().splitlines()[-3:]
+                key = tool if prec == "exact" else f"{tool} {prec}"
+                res["sanitize"][key] = {"rc": r.returncode, "s": round(time.perf_counter() - t0, 1), "tail": tail}
+                print(f"compute-sanitizer {key}: rc {r.returncode}, {time.perf_counter() - t0:.0f} s, {tail}",
+                      flush=True)
 
     save(res, args.out)
 

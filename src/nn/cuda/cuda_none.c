@@ -30,6 +30,13 @@ int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int nwin, float
     return -1;
 }
 
+int vc_tnet_cuda_set_precision(vc_tnet_cuda *c, int precision)
+{
+    (void)c;
+    (void)precision;
+    return -1;
+}
+
 float vc_tnet_cuda_net_ms(const vc_tnet_cuda *c)
 {
     (void)c;

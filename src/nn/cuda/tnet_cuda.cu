@@ -1,6 +1,7 @@
 /* TransNetV2 on a CUDA GPU: our bf16x3 tensor-core convolutions
  * (tnet_kernels.cuh) for the conv stack, cuBLAS (fp32) for the head's
- * matrix products. Layer order as in docs/peers.md §1.3. */
+ * matrix products; or, in the bf16 precision mode, one bf16 pass per
+ * convolution and a TF32 fc1. Layer order as in docs/peers.md §1.3. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -27,10 +28,11 @@ enum {
 
 struct vc_tnet_cuda {
     int dev, sms, maxw, fc_tf32, cfg_spatial, cfg_temporal;
+    int prec;                         /* VC_TNET_CUDA_EXACT (bf16x3) or _BF16 (hi planes only) */
     int prof, nprof;                  /* VC_TNET_CUDA_PROFILE: per-stage times to stderr */
     cudaEvent_t pev[24];
     const char *pname[24];
-    size_t plS, plX1, plP[3];         /* hi -> lo plane offsets of the activation buffers */
+    size_t plS, plX1, plP[3];         /* hi -> lo plane offsets of the activation buffers (see pl()) */
     const char *dump_dir;
     cudaStream_t st;
     cudaEvent_t ev[2];                /* around the network, for vc_tnet_cuda_net_ms */
@@ -185,11 +187,11 @@ static int load_weights(vc_tnet_cuda *c, const vc_tnet_params *p, char *err, siz
 
 /* A persistent grid: as many blocks as fit on the GPU at once, split over
  * the N tiles; each loops over M tiles. */
-template <int BM, int BN, int BK, int WM, int WN, int ST, class Op>
+template <int BM, int BN, int BK, int WM, int WN, int ST, int PL, class Op>
 static cudaError_t launch(const Op &op, int m, int n, vc_tnet_cuda *c)
 {
-    using TL = tnet::Tile<BM, BN, BK, WM, WN, ST>;
-    auto k = tnet::igemm<BM, BN, BK, WM, WN, ST, Op>;
+    using TL = tnet::Tile<BM, BN, BK, WM, WN, ST, PL>;
+    auto k = tnet::igemm<BM, BN, BK, WM, WN, ST, PL, Op>;
     static int per_sm[64]; /* per instantiation and device: shared-memory opt-in, blocks per SM */
     int &ps = per_sm[c->dev & 63];
     if (!ps) {
@@ -205,22 +207,34 @@ static cudaError_t launch(const Op &op, int m, int n, vc_tnet_cuda *c)
     return cudaGetLastError();
 }
 
+/* The lo-plane offset kernels get: 0 (none) in the bf16 mode. */
+static size_t pl(const vc_tnet_cuda *c, size_t plane)
+{
+    return c->prec == VC_TNET_CUDA_BF16 ? 0 : plane;
+}
+
 static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
                            int hc)
 {
     const int F = 16 << i, cin = CIN[i][j];
-    tnet::SpatialOp op{in, c->ws[i][j], c->S, in_plane, (size_t)8 * F * 9 * cin, c->plS, cin, 8 * F, h, w, hc,
-                       nf * hc * w};
+    tnet::SpatialOp op{in, c->ws[i][j], c->S, pl(c, in_plane), (size_t)8 * F * 9 * cin, pl(c, c->plS), cin, 8 * F,
+                       h, w, hc, nf * hc * w};
+    /* VC_TNET_CUDA_SPATIAL picks another variant, for tuning */
+    if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
+        /* one plane: half the shared memory a stage, so a third stage fits */
+        case 1: return launch<256, 128, 64, 64, 64, 2, 1>(op, op.m, 8 * F, c);
+        case 2: return launch<128, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
+        default: return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
+        }
     /* 256x128 tiles, 8 warps of 64x64, K step 64, double-buffered: the best
-     * of the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md);
-     * VC_TNET_CUDA_SPATIAL picks another, for tuning */
+     * of the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md) */
     switch (c->cfg_spatial) {
-    case 1: return launch<128, 128, 32, 64, 32, 3>(op, op.m, 8 * F, c);
-    case 2: return launch<256, 128, 32, 64, 64, 3>(op, op.m, 8 * F, c);
+    case 1: return launch<128, 128, 32, 64, 32, 3, 2>(op, op.m, 8 * F, c);
+    case 2: return launch<256, 128, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
     case 3:
-        if (F > 16) return launch<128, 256, 32, 64, 64, 3>(op, op.m, 8 * F, c);
-        return launch<256, 128, 32, 64, 64, 3>(op, op.m, 8 * F, c);
-    default: return launch<256, 128, 64, 64, 64, 2>(op, op.m, 8 * F, c);
+        if (F > 16) return launch<128, 256, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
+        return launch<256, 128, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
+    default: return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
     }
 }
 
@@ -228,12 +242,18 @@ template <int F, bool POOL>
 static cudaError_t temporal(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out_plane, int nf, int h, int w)
 {
     int m = POOL ? nf * (h / 2) * (w / 2) * 4 : nf * h * w;
-    tnet::TemporalOp<POOL> op{c->S,  c->wt[i][j], out,      c->plS, (size_t)4 * F * 6 * F, out_plane, c->beta[i][j],
-                              c->x1, c->plX1,     2 * F,    h,      w,                     m};
+    tnet::TemporalOp<POOL> op{c->S,          c->wt[i][j], out,   pl(c, c->plS), (size_t)4 * F * 6 * F,
+                              pl(c, out_plane), c->beta[i][j], c->x1, pl(c, c->plX1), 2 * F,
+                              h,              w,           m};
+    if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_temporal) {
+        case 1: return launch<128, F, 32, 32, F, 3, 1>(op, m, 4 * F, c);
+        case 2: return launch<256, F, 32, 64, F, 2, 1>(op, m, 4 * F, c);
+        default: return launch<128, F, 32, 32, F, 2, 1>(op, m, 4 * F, c);
+        }
     switch (c->cfg_temporal) { /* VC_TNET_CUDA_TEMPORAL, for tuning */
-    case 1: return launch<128, F, 32, 32, F, 3>(op, m, 4 * F, c);
-    case 2: return launch<256, F, 32, 64, F, 2>(op, m, 4 * F, c);
-    default: return launch<128, F, 32, 32, F, 2>(op, m, 4 * F, c);
+    case 1: return launch<128, F, 32, 32, F, 3, 2>(op, m, 4 * F, c);
+    case 2: return launch<256, F, 32, 64, F, 2, 2>(op, m, 4 * F, c);
+    default: return launch<128, F, 32, 32, F, 2, 2>(op, m, 4 * F, c);
     }
 }
 
@@ -261,18 +281,19 @@ static int sim_band(vc_tnet_cuda *c, const float *X, int dim, int nw, char *err,
 }
 
 /* Debugging aid (VC_TNET_CUDA_DUMP=dir): window 0 of a stage as float32, for
- * bench/nn/gpu to diff against the PyTorch model. plane: bf16 hi/lo tensor
- * (lo at p + plane), else 0 for float32. */
-static int dump(vc_tnet_cuda *c, const char *name, const void *p, size_t plane, size_t n, char *err, size_t errlen)
+ * bench/nn/gpu to diff against the PyTorch model. bf: a bf16 tensor, with
+ * its lo plane at p + plane (plane 0: none), else float32. */
+static int dump(vc_tnet_cuda *c, const char *name, const void *p, bool bf, size_t plane, size_t n, char *err,
+                size_t errlen)
 {
     if (!c->dump_dir) return 0;
     CU(cudaStreamSynchronize(c->st));
     float *h = (float *)malloc(n * sizeof(float));
-    uint16_t *raw = (uint16_t *)malloc(2 * n * sizeof(uint16_t));
+    uint16_t *raw = (uint16_t *)calloc(2 * n, sizeof(uint16_t));
     int rc = !h || !raw;
-    if (!rc && plane) {
+    if (!rc && bf) {
         rc = cudaMemcpy(raw, p, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess ||
-             cudaMemcpy(raw + n, (const bf16 *)p + plane, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess;
+             (plane && cudaMemcpy(raw + n, (const bf16 *)p + plane, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess);
         for (size_t i = 0; i < n && !rc; i++) {
             uint32_t a = (uint32_t)raw[i] << 16, b = (uint32_t)raw[n + i] << 16;
             float fa, fb;
@@ -303,7 +324,7 @@ static int dump(vc_tnet_cuda *c, const char *name, const void *p, size_t plane, 
         }                                                                                              \
     } while (0)
 #define DUMP(name, p, plane, n) \
-    if (dump(c, name, p, plane, n, err, errlen)) return -1
+    if (dump(c, name, p, (plane) != 0, pl(c, plane), n, err, errlen)) return -1
 /* VC_TNET_CUDA_PROFILE: an event after each stage */
 #define MARK(name)                                                        \
     if (c->prof && c->nprof < 24) {                                        \
@@ -322,7 +343,7 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
                                       {"s2_S0", "s2_x1", "s2_S1", "s2_P"}};
     c->nprof = 0;
     MARK("start");
-    tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, c->plS, nf * 1296);
+    tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, pl(c, c->plS), nf * 1296);
     CK(cudaGetLastError());
     for (int i = 0; i < 3; i++) {
         const int h = HS[i], w = WS[i], F = 16 << i;
@@ -344,7 +365,8 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
         DUMP(NAMES[i][3], c->P[i], c->plP[i], (size_t)T * (h / 2) * (w / 2) * 4 * F);
     }
     /* FrameSimilarity */
-    tnet::stack_means<<<nf, 448, 0, c->st>>>(c->P[0], c->P[1], c->P[2], c->plP[0], c->plP[1], c->plP[2], c->simin);
+    tnet::stack_means<<<nf, 448, 0, c->st>>>(c->P[0], c->P[1], c->P[2], pl(c, c->plP[0]), pl(c, c->plP[1]),
+                                             pl(c, c->plP[2]), c->simin);
     CK(cudaGetLastError());
     if (gemm_rm(c, c->simin, 448, c->proj_w, c->proj, 128, nf, 128, 448, false, err, errlen)) return -1;
     tnet::bias_l2norm<<<nf, 128, 0, c->st>>>(c->proj, c->proj_b, 128);
@@ -356,13 +378,15 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
     CK(cudaGetLastError());
     if (sim_band(c, c->hist, 512, nw, err, errlen)) return -1;
     if (gemm_rm(c, c->band, 101, c->hfc_w, c->feat, FEAT, nf, 128, 101, false, err, errlen)) return -1;
-    tnet::finish_feat<<<nf, 256, 0, c->st>>>(c->feat, c->hfc_b, c->sfc_b, c->P[2], c->plP[2]);
+    tnet::finish_feat<<<nf, 256, 0, c->st>>>(c->feat, c->hfc_b, c->sfc_b, c->P[2], pl(c, c->plP[2]));
     CK(cudaGetLastError());
     MARK("sim+hist");
     DUMP("simin", c->simin, 0, (size_t)T * 448);
     DUMP("feat", c->feat, 0, (size_t)T * FEAT);
-    /* fc1: fp32 (TF32 alone is ~1e-3 off with the reference's weights) */
-    if (gemm_rm(c, c->feat, FEAT, c->fc1_w, c->hfc, 1024, nf, 1024, FEAT, c->fc_tf32, err, errlen)) return -1;
+    /* fc1: fp32 (TF32 alone is ~1e-3 off with the reference's weights); TF32 in the bf16 mode */
+    if (gemm_rm(c, c->feat, FEAT, c->fc1_w, c->hfc, 1024, nf, 1024, FEAT, c->fc_tf32 || c->prec == VC_TNET_CUDA_BF16,
+                err, errlen))
+        return -1;
     tnet::heads<<<nf, 256, 0, c->st>>>(c->hfc, c->fc1_b, c->cls_w, c->cls_b[0], c->cls_b[1], c->out);
     CK(cudaGetLastError());
     MARK("fc1+heads");
@@ -477,6 +501,13 @@ extern "C" int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int 
             if (many) many[(size_t)w0 * T + i] = c->hout[2 * i + 1];
         }
     }
+    return 0;
+}
+
+extern "C" int vc_tnet_cuda_set_precision(vc_tnet_cuda *c, int precision)
+{
+    if (!c || (precision != VC_TNET_CUDA_EXACT && precision != VC_TNET_CUDA_BF16)) return -1;
+    c->prec = precision; /* every kernel reads or writes lo planes by pl(): nothing stale survives a switch */
     return 0;
 }
 

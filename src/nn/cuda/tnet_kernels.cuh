@@ -1,12 +1,15 @@
 /* TransNetV2 device kernels (included once, by tnet_cuda.cu).
  *
- * Precision: the conv stack runs on bf16 tensor cores as "bf16x3": every
- * activation and weight is kept as two bf16 planes, hi = bf16(v) and
- * lo = bf16(v - hi) (16 mantissa bits, fp32 range), and each product is
- * a_hi*b_hi + a_hi*b_lo + a_lo*b_hi with fp32 accumulation. A single bf16,
- * fp16 or TF32 pass (10 bits at best) puts the probabilities ~3e-3 off the
- * fp32 model with the reference's random weights (bench/nn/gpu/README.md);
- * bf16x3 stays within ~5e-5.
+ * Precision: by default ("exact") the conv stack runs on bf16 tensor cores
+ * as "bf16x3": every activation and weight is kept as two bf16 planes,
+ * hi = bf16(v) and lo = bf16(v - hi) (16 mantissa bits, fp32 range), and
+ * each product is a_hi*b_hi + a_hi*b_lo + a_lo*b_hi with fp32 accumulation.
+ * A single bf16, fp16 or TF32 pass (10 bits at best) puts the probabilities
+ * ~3e-3 off the fp32 model with the reference's random weights
+ * (bench/nn/gpu/README.md); bf16x3 stays within ~5e-5.
+ * The "bf16" mode (PL = 1 below) uses the hi planes alone: one product, as
+ * PyTorch's bf16 autocast does. A plane offset of 0 means "no lo plane": the
+ * lo plane is then neither written nor read.
  *
  * Layout: channels-last ([frame][y][x][c]). The convolutions are implicit
  * GEMMs (mma.sync m16n8k16): no im2col buffer, zero padding comes from
@@ -20,19 +23,26 @@ constexpr int T = 100;            /* frames per window */
 constexpr int H0 = 27, W0 = 48;   /* input frame */
 typedef __nv_bfloat16 bf16;
 
-/* v -> (hi, lo) at p and p + plane, two values at a time. */
+/* v -> (hi, lo) at p and p + plane, two values at a time (plane 0: hi only). */
 __device__ __forceinline__ void store_split(bf16 *p, size_t plane, float v0, float v1)
 {
     __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
-    float2 hf = __bfloat1622float2(h);
     *reinterpret_cast<__nv_bfloat162 *>(p) = h;
-    *reinterpret_cast<__nv_bfloat162 *>(p + plane) = __floats2bfloat162_rn(v0 - hf.x, v1 - hf.y);
+    if (plane) {
+        float2 hf = __bfloat1622float2(h);
+        *reinterpret_cast<__nv_bfloat162 *>(p + plane) = __floats2bfloat162_rn(v0 - hf.x, v1 - hf.y);
+    }
 }
 __device__ __forceinline__ float2 load_split(const bf16 *p, size_t plane)
 {
     float2 h = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p));
+    if (!plane) return h;
     float2 l = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p + plane));
     return make_float2(h.x + l.x, h.y + l.y);
+}
+__device__ __forceinline__ float load_split1(const bf16 *p, size_t plane)
+{
+    return __bfloat162float(p[0]) + (plane ? __bfloat162float(p[plane]) : 0.f);
 }
 
 /* ---- PTX helpers ------------------------------------------------------ */
@@ -70,33 +80,35 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const 
 }
 
 /* ---- implicit GEMM ----------------------------------------------------
- * out[m][n] = epilogue(sum_k A(m,k) * Wt[n][k]), k = tap * ck + c, A and Wt
- * split in hi/lo planes. The Op supplies, per output row m, the source pixel
+ * out[m][n] = epilogue(sum_k A(m,k) * Wt[n][k]), k = tap * ck + c. PL = 2:
+ * A and Wt split in hi/lo planes, bf16x3 products; PL = 1: hi planes only,
+ * one bf16 product. The Op supplies, per output row m, the source pixel
  * of each tap (or none: padding), and the epilogue. Block tile BM x BN, K
  * step BK, warp tile WM x WN, STAGES-deep cp.async pipeline. */
-template <int BM, int BN, int BK, int WM, int WN, int STAGES>
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, int PL>
 struct Tile {
+    static_assert(PL == 1 || PL == 2, "planes: 1 (bf16) or 2 (bf16x3)");
     static constexpr int NWM = BM / WM, NWN = BN / WN;
     static constexpr int THREADS = NWM * NWN * 32;
     static constexpr int LDS = BK + 8; /* row pad: the 8 rows an ldmatrix reads hit distinct banks */
-    static constexpr int SMEM = STAGES * 2 * (BM + BN) * LDS * 2;
+    static constexpr int SMEM = STAGES * PL * (BM + BN) * LDS * 2;
 };
 
-template <int BM, int BN, int BK, int WM, int WN, int STAGES, class Op>
-__global__ void __launch_bounds__(Tile<BM, BN, BK, WM, WN, STAGES>::THREADS)
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, int PL, class Op>
+__global__ void __launch_bounds__(Tile<BM, BN, BK, WM, WN, STAGES, PL>::THREADS)
 igemm(const Op op)
 {
-    using TL = Tile<BM, BN, BK, WM, WN, STAGES>;
+    using TL = Tile<BM, BN, BK, WM, WN, STAGES, PL>;
     constexpr int LDS = TL::LDS, NT = TL::THREADS;
     constexpr int MT = WM / 16, NT8 = WN / 8;
     constexpr int CPR = BK / 8; /* 16-byte chunks per tile row */
     constexpr int A_PER = (BM * CPR + NT - 1) / NT, B_PER = (BN * CPR + NT - 1) / NT;
     static_assert(NT8 % 2 == 0, "B fragments are loaded two n-tiles at a time");
 
-    /* stage s: A hi, A lo ([BM][LDS] each), then B hi, B lo ([BN][LDS]) */
+    /* stage s: A hi[, A lo] ([BM][LDS] each), then B hi[, B lo] ([BN][LDS]) */
     extern __shared__ uint4 smem_raw[];
     bf16 *sA = reinterpret_cast<bf16 *>(smem_raw);
-    bf16 *sB = sA + STAGES * 2 * BM * LDS;
+    bf16 *sB = sA + STAGES * PL * BM * LDS;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / TL::NWN, wn = warp % TL::NWN;
@@ -126,7 +138,7 @@ igemm(const Op op)
             rows_tile = tl;
         }
         const int tap = kit / ck_steps, c0 = (kit - tap * ck_steps) * BK;
-        bf16 *a = sA + stage * 2 * BM * LDS, *b = sB + stage * 2 * BN * LDS;
+        bf16 *a = sA + stage * PL * BM * LDS, *b = sB + stage * PL * BN * LDS;
 #pragma unroll
         for (int i = 0; i < A_PER; i++) {
             int idx = tid + i * NT;
@@ -135,7 +147,8 @@ igemm(const Op op)
                 const bf16 *src = op.a_src(rows[i], tap);
                 const bf16 *s = src ? src + c0 + ch * 8 : op.wt;
                 cp_async16(a + r * LDS + ch * 8, s, src ? 16 : 0);
-                cp_async16(a + (BM + r) * LDS + ch * 8, s + (src ? op.in_plane : 0), src ? 16 : 0);
+                if constexpr (PL == 2)
+                    cp_async16(a + (BM + r) * LDS + ch * 8, s + (src ? op.in_plane : 0), src ? 16 : 0);
             }
         }
 #pragma unroll
@@ -145,7 +158,7 @@ igemm(const Op op)
                 int r = idx / CPR, ch = idx % CPR;
                 const bf16 *s = op.wt + (size_t)(n0 + r) * K + tap * op.ck + c0 + ch * 8;
                 cp_async16(b + r * LDS + ch * 8, s, 16);
-                cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
+                if constexpr (PL == 2) cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
             }
         }
     };
@@ -171,31 +184,39 @@ igemm(const Op op)
             if (nk < total) load(nk % STAGES, nk);
             cp_commit();
         }
-        const bf16 *a = sA + (it % STAGES) * 2 * BM * LDS + (wm * WM) * LDS;
-        const bf16 *b = sB + (it % STAGES) * 2 * BN * LDS + (wn * WN) * LDS;
+        const bf16 *a = sA + (it % STAGES) * PL * BM * LDS + (wm * WM) * LDS;
+        const bf16 *b = sB + (it % STAGES) * PL * BN * LDS + (wn * WN) * LDS;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
-            uint32_t af[2][MT][4];
+            uint32_t af[PL][MT][4];
 #pragma unroll
-            for (int pl = 0; pl < 2; pl++)
+            for (int pl = 0; pl < PL; pl++)
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
                     ldsm_x4(af[pl][mt], a + (pl * BM + mt * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
             /* B two n-tiles at a time, so few fragments are live at once */
 #pragma unroll
             for (int nt = 0; nt < NT8; nt += 2) {
-                uint32_t bh[4], bl[4];
+                uint32_t bh[4];
                 const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
                 ldsm_x4(bh, bp);
-                ldsm_x4(bl, bp + BN * LDS);
+                if constexpr (PL == 2) {
+                    uint32_t bl[4];
+                    ldsm_x4(bl, bp + BN * LDS);
 #pragma unroll
-                for (int mt = 0; mt < MT; mt++)
+                    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-                    for (int u = 0; u < 2; u++) {
-                        mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
-                        mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
-                        mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
-                    }
+                        for (int u = 0; u < 2; u++) {
+                            mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
+                            mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
+                            mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                        }
+                } else {
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int u = 0; u < 2; u++) mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                }
             }
         }
         if ((it + 1) % kiters == 0) {
@@ -402,7 +423,7 @@ __global__ void stack_means(const bf16 *p0, const bf16 *p1, const bf16 *p2, size
     }
     const bf16 *q = p + (size_t)f * np * ch + cc;
     float s = 0.f;
-    for (int i = 0; i < np; i++) s += __bfloat162float(q[(size_t)i * ch]) + __bfloat162float(q[(size_t)i * ch + pl]);
+    for (int i = 0; i < np; i++) s += load_split1(q + (size_t)i * ch, pl);
     out[(size_t)f * 448 + c] = s / np;
 }
 
@@ -465,7 +486,7 @@ __global__ void finish_feat(float *feat, const float *hb, const float *sb, const
     for (int i = threadIdx.x; i < 4864; i += blockDim.x) {
         if (i < 128) row[i] = fmaxf(row[i] + hb[i], 0.f);
         else if (i < 256) row[i] = fmaxf(row[i] + sb[i - 128], 0.f);
-        else row[i] = __bfloat162float(q[i - 256]) + __bfloat162float(q[i - 256 + pl2]);
+        else row[i] = load_split1(q + i - 256, pl2);
     }
 }
 
