@@ -11,6 +11,7 @@
 #include "detect/tnet_detector.h"
 #include "models/models.h"
 #include "nn/device.h"
+#include "nn/transnetv2.h"
 #include "storage/fs.h"
 #include "storage/s3.h"
 #include "util/common.h"
@@ -22,7 +23,7 @@ enum {
     O_MIN_CONTENT, O_WINDOW, O_MIN_SCENE, O_NO_GRADUAL, O_ENCODER, O_INPUT_BR, O_ENC_THREADS,
     O_PRESET, O_CHUNK, O_NO_UPLOAD, O_DRY, O_PREVIEWS, O_VERBOSE, O_THREADS, O_VIDEO_WORKERS,
     O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
-    O_DEVICE, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
+    O_DEVICE, O_NN_PREC, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
     O_IN_PROFILE, O_OUT_PROFILE,
 };
 
@@ -68,6 +69,7 @@ static const struct option long_opts[] = {
     { "no-generate-captions", no_argument, 0, O_NO_CAPTIONS },
     { "no-generate-embeddings", no_argument, 0, O_NO_EMBED },
     { "device", required_argument, 0, O_DEVICE },
+    { "nn-precision", required_argument, 0, O_NN_PREC },
     { "transnetv2-weights", required_argument, 0, O_TNET_WEIGHTS },
     { "transnetv2-compat", required_argument, 0, O_TNET_COMPAT },
     { "predictions", required_argument, 0, O_PREDICTIONS },
@@ -139,6 +141,8 @@ static const char split_help[] =
 "  --transnetv2-compat M           cosmos (default: Cosmos Curator's windows and scene rule, so\n"
 "                                  clips and UUIDs match) | reference (TransNetV2's own)\n"
 "  --device D                      where models run: auto (default: first GPU, else CPU) | cpu | cuda[:N]\n"
+"  --nn-precision P                GPU convolutions: exact (default; within 1e-4 of fp32) | bf16\n"
+"                                  (1.8x faster, errors like PyTorch's bf16 autocast)\n"
 "  Shot rules, applied to every shot-based detector (transnetv2, content, adaptive):\n"
 "  --transnetv2-min-length-s S     minimum clip length, seconds (2.0)\n"
 "  --transnetv2-min-length-frames N  minimum clip length, frames (48); the larger wins\n"
@@ -309,6 +313,15 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
             rc = bad(name, arg, why);
         else
             cfg->device = arg;
+        break;
+    }
+    case O_NN_PREC: {
+        vc_tnet_precision pr;
+        char why[160];
+        if (vc_tnet_precision_parse(arg, &pr, why, sizeof why) < 0)
+            rc = bad(name, arg, why);
+        else
+            cfg->nn_precision = arg;
         break;
     }
     case O_PREDICTIONS:

@@ -34,6 +34,7 @@ void vc_split_config_default(vc_split_config *c)
         .min_scene_len = 15,
         .gradual = true,
         .device = "auto",
+        .nn_precision = "exact",
     };
 }
 
@@ -110,9 +111,16 @@ int vc_split_load_models(vc_split_config *c)
         free(w);
         return -1;
     }
+    vc_tnet_precision prec;
+    if (vc_tnet_precision_parse(c->nn_precision, &prec, err, sizeof err) < 0) {
+        vc_error("--nn-precision %s: %s", c->nn_precision, err);
+        free(w);
+        return -1;
+    }
     c->tnet_model = vc_tnet_load(w, dev, c->threads, err, sizeof err);
-    if (!c->tnet_model) {
+    if (!c->tnet_model || vc_tnet_set_precision(c->tnet_model, prec, err, sizeof err) < 0) {
         vc_error("TransNetV2: %s", err);
+        vc_split_free_models(c);
         free(w);
         return -1;
     }

@@ -37,6 +37,7 @@ typedef struct vc_split_config {
     const char *transnetv2_weights;  /* --transnetv2-weights FILE, else under model_weights_path */
     int tnet_compat;             /* vc_tnet_compat: Cosmos Curator (0) or reference TransNetV2 (1) */
     const char *device;          /* --device auto|cpu|cuda[:N] for the models */
+    const char *nn_precision;    /* --nn-precision exact|bf16 (CUDA convolutions) */
     struct vc_tnet *tnet_model;  /* loaded at start-up by vc_split_load_models */
     double min_length_s;         /* 2.0 */
     int64_t min_length_frames;   /* 48 */
