@@ -35,6 +35,7 @@ void vc_split_config_default(vc_split_config *c)
         .gradual = true,
         .device = "auto",
     };
+    vc_caption_config_default(&c->caption);
 }
 
 void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p)
