@@ -10,8 +10,9 @@
  * 2 fps), bicubic with antialiasing as Cosmos's torchvision resize. Proxies
  * are kept only while they can still be sampled: once a window's length is
  * certain (the clip has run `remainder` frames past it), everything but its
- * sampled frames is dropped. At most window_size + remainder proxies are
- * held (<= 383 at the defaults, each <= 602112 pixels in YUV 4:2:0). At the
+ * sampled frames is dropped. At most window_size + remainder proxies plus
+ * the samples of earlier windows are held (<= 383 + 2 per second of clip at
+ * the defaults, each <= 602112 pixels in YUV 4:2:0, under 1 MB). At the
  * end the sampled proxies are converted to RGB (scaled to the final size if
  * it is smaller), JPEG-encoded and base64-encoded. */
 #ifndef VC_CAPTION_FRAMER_H

@@ -148,8 +148,11 @@ void vc_preview_set_finish(vc_preview_set *s, int64_t n, vc_split_item *it)
     if (n > s->ws && r > 0 && r < s->rem && s->nblocks >= 2) {
         /* The tail extends the previous window: give it the held frames. */
         block *prev = &s->blocks[s->nblocks - 2];
-        for (int i = 0; i < s->nheld && prev->pv; i++)
+        for (int i = 0; i < s->nheld && prev->pv; i++) {
+            /* only the frames the 1 fps sampling shows were held */
+            vc_preview_skip(prev->pv, s->held_index[i]);
             vc_preview_add(prev->pv, s->held[i], s->held_index[i]);
+        }
     }
     for (int i = 0; i < nw && i < s->nblocks; i++)
         attach(it, &s->blocks[i], win[i][0], win[i][1]);

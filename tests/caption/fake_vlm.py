@@ -68,6 +68,8 @@ class State:
         self.vlm_requests = 0
         self.faults = {}
         self.violations = []
+        self.inflight = 0
+        self.max_inflight = 0
 
 
 def frac(h, salt):
@@ -100,6 +102,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(400, {"error": {"message": why}})
 
     def do_POST(self):
+        st = self.server.st
+        with st.lock:
+            st.inflight += 1
+            st.max_inflight = max(st.max_inflight, st.inflight)
+        try:
+            self.handle_post()
+        finally:
+            with st.lock:
+                st.inflight -= 1
+
+    def handle_post(self):
         st = self.server.st
         a = st.args
         n = int(self.headers.get("Content-Length", "0"))
@@ -134,8 +147,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f = frac(h, "fault")
             kinds = a.faults.split(",")
             if f < a.fault_rate:
-                k = kinds[int(f / a.fault_rate * len(kinds)) % len(kinds)]
-                with st.lock:
+                with st.lock:   # the kinds in turn, so that each occurs
+                    k = kinds[sum(st.faults.values()) % len(kinds)]
                     st.faults[k] = st.faults.get(k, 0) + 1
                 if k == "500":
                     return self.reply(500, {"error": {"message": "injected"}})
@@ -278,6 +291,7 @@ def main():
         if a.stats:
             with open(a.stats, "w") as f:
                 json.dump({"requests": srv.st.requests, "vlm_requests": srv.st.vlm_requests,
+                           "max_inflight": srv.st.max_inflight,
                            "faults": srv.st.faults, "violations": srv.st.violations}, f)
         sys.exit(0)
 
