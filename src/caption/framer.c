@@ -28,7 +28,7 @@ struct vc_cap_framer {
  * swscale's Mitchell-Netravali B = 0, C = 0.5. When shrinking, swscale
  * widens the kernel by the scale factor, i.e. it antialiases. */
 static const double BICUBIC_PARAM[2] = { 0.0, 0.5 };
-#define SWS_FLAGS (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP)
+#define SWS_FLAGS SWS_BICUBIC
 
 static struct SwsContext *make_sws(int sw, int sh, int sfmt, int dw, int dh, int dfmt)
 {
