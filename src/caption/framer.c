@@ -1,5 +1,6 @@
 #include "caption/framer.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,21 +161,58 @@ int vc_cap_plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc
     return plan(c, width, height, n, out, err, sizeof err);
 }
 
-static char *encode_frame(const AVFrame *p, int w, int h, int quality, tjhandle tj, uint8_t **rgb,
+/* Video-range BT.601 Y'CbCr -> the full-range Y'CbCr of JPEG (JFIF), so
+ * that a decoder's RGB equals libswscale's default yuv420p -> rgb24 (what
+ * Cosmos's PyAV decode gives) without an RGB round trip here. */
+static uint8_t LUT_Y[256], LUT_C[256];
+
+static void init_luts(void)
+{
+    for (int i = 0; i < 256; i++) {
+        double y = (i - 16) * 255.0 / 219.0, c = (i - 128) * 255.0 / 224.0 + 128;
+        LUT_Y[i] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y + 0.5);
+        LUT_C[i] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c + 0.5);
+    }
+}
+
+static char *encode_frame(const AVFrame *p, int w, int h, int quality, tjhandle tj, AVFrame **tmp,
                           struct SwsContext **sws, size_t *b64_len)
 {
-    *sws = sws_getCachedContext(*sws, p->width, p->height, p->format, w, h, AV_PIX_FMT_RGB24, SWS_FLAGS, NULL,
-                                NULL, BICUBIC_PARAM);
-    if (!*sws)
-        return NULL;
-    if (!*rgb)
-        *rgb = vc_xcalloc((size_t)w * (size_t)h * 3, 1);
-    uint8_t *dst[4] = { *rgb, NULL, NULL, NULL };
-    int dls[4] = { w * 3, 0, 0, 0 };
-    sws_scale(*sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, dst, dls);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_luts);
+    if (!*tmp) {
+        *tmp = av_frame_alloc();
+        (*tmp)->format = AV_PIX_FMT_YUV420P;
+        (*tmp)->width = w;
+        (*tmp)->height = h;
+        if (av_frame_get_buffer(*tmp, 0) < 0)
+            return NULL;
+    }
+    AVFrame *t = *tmp;
+    if (p->width != w || p->height != h) {
+        /* the clip samples more than 64 frames: its final size is smaller */
+        *sws = sws_getCachedContext(*sws, p->width, p->height, p->format, w, h, AV_PIX_FMT_YUV420P, SWS_FLAGS, NULL,
+                                    NULL, BICUBIC_PARAM);
+        if (!*sws)
+            return NULL;
+        sws_scale(*sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, t->data, t->linesize);
+        p = t;
+    }
+    for (int pl = 0; pl < 3; pl++) {
+        const uint8_t *lut = pl ? LUT_C : LUT_Y;
+        int pw = pl ? (w + 1) / 2 : w, ph = pl ? (h + 1) / 2 : h;
+        for (int y = 0; y < ph; y++) {
+            const uint8_t *src = p->data[pl] + (size_t)y * (size_t)p->linesize[pl];
+            uint8_t *dst = t->data[pl] + (size_t)y * (size_t)t->linesize[pl];
+            for (int x = 0; x < pw; x++)
+                dst[x] = lut[src[x]];
+        }
+    }
     unsigned char *jpg = NULL;
     unsigned long jlen = 0;
-    if (tjCompress2(tj, *rgb, w, w * 3, h, TJPF_RGB, &jpg, &jlen, TJSAMP_420, quality, 0) < 0) {
+    const unsigned char *planes[3] = { t->data[0], t->data[1], t->data[2] };
+    int strides[3] = { t->linesize[0], t->linesize[1], t->linesize[2] };
+    if (tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &jpg, &jlen, quality, 0) < 0) {
         tjFree(jpg);
         return NULL;
     }
@@ -195,7 +233,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
     }
     tjhandle tj = tjInitCompress();
     struct SwsContext *sws = NULL;
-    uint8_t *rgb = NULL;
+    AVFrame *tmp = NULL;
     int rc = 0;
     for (int i = 0; i < out->nwindows && rc == 0; i++) {
         vc_cap_window_frames *w = &out->w[i];
@@ -208,7 +246,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
                 rc = -1;
                 break;
             }
-            w->b64[k] = encode_frame(f->proxy[j], w->width, w->height, f->c.jpeg_quality, tj, &rgb, &sws,
+            w->b64[k] = encode_frame(f->proxy[j], w->width, w->height, f->c.jpeg_quality, tj, &tmp, &sws,
                                      &w->b64_len[k]);
             if (!w->b64[k]) {
                 snprintf(err, errlen, "JPEG encoding failed: %s", tjGetErrorStr2(tj));
@@ -217,7 +255,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
             }
         }
     }
-    free(rgb);
+    av_frame_free(&tmp);
     sws_freeContext(sws);
     tjDestroy(tj);
     return rc;

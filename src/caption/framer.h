@@ -13,8 +13,10 @@
  * sampled frames is dropped. At most window_size + remainder proxies plus
  * the samples of earlier windows are held (<= 383 + 2 per second of clip at
  * the defaults, each <= 602112 pixels in YUV 4:2:0, under 1 MB). At the
- * end the sampled proxies are converted to RGB (scaled to the final size if
- * it is smaller), JPEG-encoded and base64-encoded. */
+ * end the sampled proxies are scaled to the final size if it is smaller,
+ * range-converted to JPEG's full-range YCbCr (so a decoder gets the RGB of a
+ * BT.601 conversion, as Cosmos's decode does), JPEG-encoded from the planes
+ * (no RGB round trip) and base64-encoded. */
 #ifndef VC_CAPTION_FRAMER_H
 #define VC_CAPTION_FRAMER_H
 
