@@ -200,7 +200,8 @@ static void write_video_records(vc_split_run *run, vc_split_video *sv)
 {
     const char *out = run->cfg->output_clip_path;
     size_t n = (size_t)sv->nnotes;
-    qsort(sv->notes, n, sizeof(*sv->notes), cmp_note);
+    if (n > 0)   /* notes is NULL for a video without clips (UBSan: qsort(NULL, 0)) */
+        qsort(sv->notes, n, sizeof(*sv->notes), cmp_note);
     vc_clip *clips = vc_xcalloc(n + 1, sizeof(*clips));
     for (size_t i = 0; i < n; i++)
         clips[i] = sv->notes[i].clip;
