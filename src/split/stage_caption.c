@@ -14,6 +14,7 @@
 #include "caption/sampling.h"
 #include "dataset/records.h"
 #include "pipeline/cancel.h"
+#include "storage/fs.h"
 #include "util/common.h"
 #include "util/log.h"
 
@@ -386,8 +387,11 @@ bool vc_caption_reuse(const vc_split_config *cfg, vc_split_item *it)
 {
     const vc_caption_config *cc = &cfg->caption;
     char *path = vc_out_clip_meta_path(cfg->output_clip_path, it->clip.uuid);
-    json_t *meta = json_load_file(path, 0, NULL);
+    size_t len = 0;
+    char *text = vc_fs_exists(path) ? vc_fs_read_all(path, &len) : NULL;   /* local or s3:// */
     free(path);
+    json_t *meta = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
     if (!meta)
         return false;
     json_t *wins = json_object_get(meta, "windows");

@@ -232,9 +232,11 @@ static void write_video_records(vc_split_run *run, vc_split_video *sv)
         json_decref(ae);
     }
     vc_write_processed_video(out, &sv->v, (int64_t)n, (int64_t)nchunks);
-    /* A rerun that completed the captions: the earlier failure record goes. */
+    /* A rerun that completed the captions: the earlier failure record goes
+     * (local output only: storage has no delete for s3:// yet, and resume
+     * goes by processed_videos/ anyway). */
     char *stale = vc_out_video_error_path(out, sv->v.relpath, 0);
-    if (vc_fs_exists(stale))
+    if (strncmp(stale, "s3://", 5) != 0 && vc_fs_exists(stale))
         unlink(stale);
     free(stale);
     free(starts);
