@@ -71,7 +71,7 @@ def vcurate_split(video, out, encoder, extra=()):
         os.symlink(video, link)
     return timed([VC, "split", "--input-video-path", d, "--output-clip-path", out,
                   "--splitting-algorithm", "content", "--transcode-encoder", encoder,
-                  "--transcode-x264-preset", PRESET, "--no-progress", *extra])
+                  "--transcode-x264-preset", PRESET, "--no-progress", "--no-generate-captions", *extra])
 
 
 def main():

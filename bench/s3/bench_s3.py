@@ -89,7 +89,7 @@ def main():
             for f in sorted(os.listdir(local_in)):
                 s3.upload_file(os.path.join(local_in, f), BUCKET, "in/" + f)
             flags = ["--splitting-algorithm", "content", "--transcode-encoder", "libopenh264",
-                     "--no-progress"]
+                     "--no-progress", "--no-generate-captions"]
             t_local, t_s3 = [], []
             for r in range(0 if "--upload-only" in sys.argv else REPEAT):
                 for src, acc in ((local_in, t_local), (f"s3://{BUCKET}/in", t_s3)):

@@ -25,6 +25,12 @@ enum {
     O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
     O_DEVICE, O_NN_PREC, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
     O_IN_PROFILE, O_OUT_PROFILE,
+    O_CAPTIONS, O_CAP_ALGO, O_CAP_ENDPOINT, O_CAP_MODEL, O_CAP_KEY_ENV, O_CAP_KEY_FILE, O_CAP_KEY_REFUSED,
+    O_CAP_SERVER, O_CAP_FRAMES, O_CAP_WINDOW, O_CAP_REMAINDER, O_CAP_FPS, O_CAP_VARIANT, O_CAP_TEXT,
+    O_CAP_MAX_TOKENS, O_CAP_TEMP, O_CAP_TOP_P, O_CAP_TOP_K, O_CAP_REP, O_CAP_PRES, O_CAP_FREQ, O_CAP_MIN_P,
+    O_CAP_MIN_TOKENS, O_CAP_JPEG_Q, O_CAP_CONCURRENT, O_CAP_TIMEOUT, O_CAP_RETRIES, O_CAP_RETRY_DELAY,
+    O_STAGE2, O_STAGE2_TEXT, O_ENHANCE, O_ENH_VARIANT, O_ENH_PROMPT_VARIANT, O_ENH_TEXT, O_ENH_MAX_TOKENS,
+    O_ENH_ENDPOINT, O_ENH_MODEL,
 };
 
 static const char *in_profile, *out_profile;   /* --input/--output-s3-profile-name */
@@ -74,13 +80,47 @@ static const struct option long_opts[] = {
     { "transnetv2-compat", required_argument, 0, O_TNET_COMPAT },
     { "predictions", required_argument, 0, O_PREDICTIONS },
     { "help", no_argument, 0, O_HELP },
+    { "generate-captions", no_argument, 0, O_CAPTIONS },
+    { "captioning-algorithm", required_argument, 0, O_CAP_ALGO },
+    { "captioning-endpoint", required_argument, 0, O_CAP_ENDPOINT },
+    { "captioning-model", required_argument, 0, O_CAP_MODEL },
+    { "openai-model-name", required_argument, 0, O_CAP_MODEL },
+    { "captioning-api-key-env", required_argument, 0, O_CAP_KEY_ENV },
+    { "captioning-api-key-file", required_argument, 0, O_CAP_KEY_FILE },
+    { "captioning-api-key", required_argument, 0, O_CAP_KEY_REFUSED },
+    { "captioning-server", required_argument, 0, O_CAP_SERVER },
+    { "captioning-frames", required_argument, 0, O_CAP_FRAMES },
+    { "captioning-window-size", required_argument, 0, O_CAP_WINDOW },
+    { "captioning-remainder-threshold", required_argument, 0, O_CAP_REMAINDER },
+    { "captioning-sampling-fps", required_argument, 0, O_CAP_FPS },
+    { "captioning-prompt-variant", required_argument, 0, O_CAP_VARIANT },
+    { "captioning-prompt-text", required_argument, 0, O_CAP_TEXT },
+    { "captioning-max-output-tokens", required_argument, 0, O_CAP_MAX_TOKENS },
+    { "vllm-sampling-temperature", required_argument, 0, O_CAP_TEMP },
+    { "vllm-sampling-top-p", required_argument, 0, O_CAP_TOP_P },
+    { "vllm-sampling-top-k", required_argument, 0, O_CAP_TOP_K },
+    { "vllm-sampling-repetition-penalty", required_argument, 0, O_CAP_REP },
+    { "vllm-sampling-presence-penalty", required_argument, 0, O_CAP_PRES },
+    { "vllm-sampling-frequency-penalty", required_argument, 0, O_CAP_FREQ },
+    { "vllm-sampling-min-p", required_argument, 0, O_CAP_MIN_P },
+    { "vllm-sampling-min-tokens", required_argument, 0, O_CAP_MIN_TOKENS },
+    { "captioning-jpeg-quality", required_argument, 0, O_CAP_JPEG_Q },
+    { "captioning-max-concurrent-requests", required_argument, 0, O_CAP_CONCURRENT },
+    { "captioning-request-timeout-s", required_argument, 0, O_CAP_TIMEOUT },
+    { "captioning-max-retries", required_argument, 0, O_CAP_RETRIES },
+    { "openai-caption-retries", required_argument, 0, O_CAP_RETRIES },
+    { "captioning-retry-delay-s", required_argument, 0, O_CAP_RETRY_DELAY },
+    { "openai-retry-delay-seconds", required_argument, 0, O_CAP_RETRY_DELAY },
+    { "qwen-stage2-caption", no_argument, 0, O_STAGE2 },
+    { "qwen-stage2-prompt-text", required_argument, 0, O_STAGE2_TEXT },
+    { "enhance-captions", no_argument, 0, O_ENHANCE },
+    { "enhance-captions-lm-variant", required_argument, 0, O_ENH_VARIANT },
+    { "enhance-captions-prompt-variant", required_argument, 0, O_ENH_PROMPT_VARIANT },
+    { "enhance-captions-prompt-text", required_argument, 0, O_ENH_TEXT },
+    { "enhance-captions-max-output-tokens", required_argument, 0, O_ENH_MAX_TOKENS },
+    { "enhance-captions-endpoint", required_argument, 0, O_ENH_ENDPOINT },
+    { "enhance-captions-openai-model", required_argument, 0, O_ENH_MODEL },
     /* Cosmos Curator flags whose features are not built yet: refused, never ignored. */
-    { "captioning-algorithm", required_argument, 0, O_NOT_YET },
-    { "captioning-endpoint", required_argument, 0, O_NOT_YET },
-    { "captioning-window-size", required_argument, 0, O_NOT_YET },
-    { "captioning-prompt-variant", required_argument, 0, O_NOT_YET },
-    { "captioning-prompt-text", required_argument, 0, O_NOT_YET },
-    { "enhance-captions", no_argument, 0, O_NOT_YET },
     { "generate-cosmos-predict-dataset", required_argument, 0, O_NOT_YET },
     { "embedding-algorithm", required_argument, 0, O_NOT_YET },
     { "motion-filter", required_argument, 0, O_NOT_YET },
@@ -97,8 +137,6 @@ static const struct option long_opts[] = {
 
 static const char *not_yet_reason(const char *flag)
 {
-    if (!strncmp(flag, "captioning", 10) || !strcmp(flag, "enhance-captions"))
-        return "VLM captioning is not built yet; captions are off in this version";
     if (!strcmp(flag, "generate-cosmos-predict-dataset"))
         return "the Cosmos Predict 2 dataset needs T5 embeddings, not built yet";
     if (!strcmp(flag, "embedding-algorithm"))
@@ -171,8 +209,40 @@ static const char split_help[] =
 "  --decode-threads N              decoder threads per video (0 = auto)\n"
 "  --progress / --no-progress      force the live progress line on or off (default: on a terminal)\n"
 "  --verbose                       debug logging\n"
-"  --no-generate-captions, --no-generate-embeddings  accepted for Cosmos compatibility\n"
-"                                  (captions and embeddings are not built yet, so always off)\n"
+"  --no-generate-embeddings        accepted for Cosmos compatibility (embeddings are not built yet)\n"
+"\n"
+"Captioning (on by default, as in Cosmos Curator; needs an OpenAI-compatible VLM server):\n"
+"  --no-generate-captions          no captions (then no endpoint is needed)\n"
+"  --captioning-endpoint URL       server base URL, .../v1 or .../v1/chat/completions\n"
+"  --captioning-algorithm A        qwen (default, Qwen2.5-VL) | cosmos_r1 (Cosmos-Reason1: system\n"
+"                                  prompt, <answer> extraction) | openai (any other model)\n"
+"  --captioning-model NAME         model name sent (default: Qwen/Qwen2.5-VL-7B-Instruct,\n"
+"                                  nvidia/Cosmos-Reason1-7B; required for openai)\n"
+"  --captioning-server S           vllm (default) | sglang | llama-server | nim | openai: the sampling\n"
+"                                  fields sent and how frames are sent\n"
+"  --captioning-frames F           video (one data:video/jpeg URL, vLLM) | images (image_url parts);\n"
+"                                  default: video for vllm, images otherwise\n"
+"  --captioning-api-key-env VAR    API key from $VAR (default $VCURATE_CAPTIONING_API_KEY, then\n"
+"                                  $OPENAI_API_KEY); --captioning-api-key-file F reads it from F\n"
+"  --captioning-window-size N      frames per caption window (256)\n"
+"  --captioning-remainder-threshold N  leftover frames that get their own window (128)\n"
+"  --captioning-sampling-fps F     frames sampled per second of window (2.0)\n"
+"  --captioning-prompt-variant V   default | av | av-surveillance; --captioning-prompt-text T overrides\n"
+"  --captioning-max-output-tokens N  max_tokens (8192; < 0 unlimited)\n"
+"  --vllm-sampling-{temperature,top-p,top-k,repetition-penalty,presence-penalty,frequency-penalty,\n"
+"    min-p,min-tokens} X           sampling (0.1, 0.001, 0, 1.05, 0, 0, 0, 16)\n"
+"  --captioning-max-concurrent-requests N  requests in flight (32)\n"
+"  --captioning-request-timeout-s S  per attempt (300); --captioning-max-retries N (3);\n"
+"  --captioning-retry-delay-s S    first backoff, doubled each retry, Retry-After honoured (1.0)\n"
+"  --captioning-jpeg-quality Q     JPEG quality of the frames sent (90)\n"
+"  --qwen-stage2-caption           refine pass: the refine prompt + the first caption, same frames;\n"
+"                                  --qwen-stage2-prompt-text T replaces the refine prompt\n"
+"  --enhance-captions              rewrite each caption with a text LLM (chat endpoint)\n"
+"  --enhance-captions-lm-variant V qwen_lm (default) | gpt_oss_20b | openai: the metas key prefix\n"
+"  --enhance-captions-prompt-variant V  default | av-surveillance; --enhance-captions-prompt-text T\n"
+"  --enhance-captions-max-output-tokens N  (2048)\n"
+"  --enhance-captions-endpoint URL (default: the captioning endpoint)\n"
+"  --enhance-captions-openai-model NAME  (default Qwen/Qwen2.5-14B-Instruct for qwen_lm)\n"
 "\n"
 "Exit status: 0 all videos done, 1 some videos failed (see video_errors/),\n"
 "2 usage error (nothing written), 3 cannot read input / write output, 130 interrupted.\n";
@@ -332,7 +402,76 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
         break;
     case O_PROGRESS: cfg->progress = true; break;
     case O_NO_PROGRESS: cfg->progress = false; break;
-    case O_NO_CAPTIONS: case O_NO_EMBED: break;   /* already off */
+    case O_NO_EMBED: break;   /* already off */
+    case O_NO_CAPTIONS: cfg->caption.enabled = false; break;
+    case O_CAPTIONS: cfg->caption.enabled = true; break;
+    case O_CAP_ALGO:
+        if (!strcmp(arg, "qwen"))
+            cfg->caption.algo = VC_CAP_ALGO_QWEN;
+        else if (!strcmp(arg, "cosmos_r1"))
+            cfg->caption.algo = VC_CAP_ALGO_COSMOS_R1;
+        else if (!strcmp(arg, "openai"))
+            cfg->caption.algo = VC_CAP_ALGO_OPENAI;
+        else
+            return bad(name, arg, "expected qwen, cosmos_r1 or openai (other Cosmos Curator VLMs: serve "
+                                  "them and use openai with --captioning-model)");
+        cfg->caption.algo_name = arg;
+        break;
+    case O_CAP_ENDPOINT: cfg->caption.endpoint = arg; break;
+    case O_CAP_MODEL: cfg->caption.model = arg; break;
+    case O_CAP_KEY_ENV: cfg->caption.api_key_env = arg; break;
+    case O_CAP_KEY_FILE: cfg->caption.api_key_file = arg; break;
+    case O_CAP_KEY_REFUSED:
+        fprintf(stderr, "vcurate: --%s: an API key on the command line would show in ps and shell history;\n"
+                "  put it in an environment variable (--captioning-api-key-env VAR, default\n"
+                "  VCURATE_CAPTIONING_API_KEY or OPENAI_API_KEY) or a file (--captioning-api-key-file F)\n", name);
+        return VC_OPTS_USAGE;
+    case O_CAP_SERVER:
+        if (!strcmp(arg, "vllm")) cfg->caption.server = VC_SRV_VLLM;
+        else if (!strcmp(arg, "sglang")) cfg->caption.server = VC_SRV_SGLANG;
+        else if (!strcmp(arg, "llama-server") || !strcmp(arg, "llama.cpp")) cfg->caption.server = VC_SRV_LLAMA;
+        else if (!strcmp(arg, "nim")) cfg->caption.server = VC_SRV_NIM;
+        else if (!strcmp(arg, "openai")) cfg->caption.server = VC_SRV_OPENAI;
+        else rc = bad(name, arg, "expected vllm, sglang, llama-server, nim or openai");
+        break;
+    case O_CAP_FRAMES:
+        if (!strcmp(arg, "video")) cfg->caption.frames = VC_FRAMES_VIDEO;
+        else if (!strcmp(arg, "images")) cfg->caption.frames = VC_FRAMES_IMAGES;
+        else rc = bad(name, arg, "expected video or images");
+        break;
+    case O_CAP_WINDOW: if (!(rc = integer(name, arg, 4, 1 << 20, &i))) cfg->caption.window_size = i; break;
+    case O_CAP_REMAINDER: if (!(rc = integer(name, arg, 0, 1 << 20, &i))) cfg->caption.remainder_threshold = i; break;
+    case O_CAP_FPS: if (!(rc = num(name, arg, 0.01, 1000, &d))) cfg->caption.sampling_fps = d; break;
+    case O_CAP_VARIANT: cfg->caption.prompt_variant = arg; break;
+    case O_CAP_TEXT: cfg->caption.prompt_text = arg; break;
+    case O_CAP_MAX_TOKENS: if (!(rc = integer(name, arg, INT32_MIN, INT32_MAX, &i))) cfg->caption.max_output_tokens = i < 0 ? -1 : i; break;
+    case O_CAP_TEMP: if (!(rc = num(name, arg, 0, 100, &d))) cfg->caption.temperature = d; break;
+    case O_CAP_TOP_P: if (!(rc = num(name, arg, 0, 1, &d))) cfg->caption.top_p = d; break;
+    case O_CAP_TOP_K: if (!(rc = integer(name, arg, -1, 1 << 20, &i))) cfg->caption.top_k = i; break;
+    case O_CAP_REP: if (!(rc = num(name, arg, 0, 100, &d))) cfg->caption.repetition_penalty = d; break;
+    case O_CAP_PRES: if (!(rc = num(name, arg, -2, 2, &d))) cfg->caption.presence_penalty = d; break;
+    case O_CAP_FREQ: if (!(rc = num(name, arg, -2, 2, &d))) cfg->caption.frequency_penalty = d; break;
+    case O_CAP_MIN_P: if (!(rc = num(name, arg, 0, 1, &d))) cfg->caption.min_p = d; break;
+    case O_CAP_MIN_TOKENS: if (!(rc = integer(name, arg, 0, INT32_MAX, &i))) cfg->caption.min_tokens = i; break;
+    case O_CAP_JPEG_Q: if (!(rc = integer(name, arg, 1, 100, &i))) cfg->caption.jpeg_quality = (int)i; break;
+    case O_CAP_CONCURRENT: if (!(rc = integer(name, arg, 1, 4096, &i))) cfg->caption.max_concurrent = (int)i; break;
+    case O_CAP_TIMEOUT: if (!(rc = num(name, arg, 0.1, 86400, &d))) cfg->caption.timeout_s = d; break;
+    case O_CAP_RETRIES: if (!(rc = integer(name, arg, 0, 100, &i))) cfg->caption.max_retries = (int)i; break;
+    case O_CAP_RETRY_DELAY: if (!(rc = num(name, arg, 0, 3600, &d))) cfg->caption.retry_delay_s = d; break;
+    case O_STAGE2: cfg->caption.stage2 = true; break;
+    case O_STAGE2_TEXT: cfg->caption.stage2_prompt_text = arg; break;
+    case O_ENHANCE: cfg->caption.enhance = true; break;
+    case O_ENH_VARIANT:
+        if (strcmp(arg, "qwen_lm") && strcmp(arg, "gpt_oss_20b") && strcmp(arg, "openai"))
+            rc = bad(name, arg, "expected qwen_lm, gpt_oss_20b or openai");
+        else
+            cfg->caption.enhance_variant = arg;
+        break;
+    case O_ENH_PROMPT_VARIANT: cfg->caption.enhance_prompt_variant = arg; break;
+    case O_ENH_TEXT: cfg->caption.enhance_prompt_text = arg; break;
+    case O_ENH_MAX_TOKENS: if (!(rc = integer(name, arg, INT32_MIN, INT32_MAX, &i))) cfg->caption.enhance_max_tokens = i < 0 ? -1 : i; break;
+    case O_ENH_ENDPOINT: cfg->caption.enhance_endpoint = arg; break;
+    case O_ENH_MODEL: cfg->caption.enhance_model = arg; break;
     case O_HELP:
         fputs(detect ? detect_help : split_help, stdout);
         return VC_OPTS_EXIT_OK;
@@ -462,6 +601,10 @@ static int validate(vc_split_config *cfg, bool detect)
         fprintf(stderr, "vcurate: --output-clip-path must not be inside --input-video-path (or contain it)\n");
         return VC_OPTS_USAGE;
     }
+    if (cfg->dry_run)
+        cfg->caption.enabled = false;   /* nothing is encoded, nothing to caption */
+    if (vc_caption_config_resolve(&cfg->caption) < 0)
+        return VC_OPTS_USAGE;
     if (cfg->encoder == VC_ENC_NVENC) {
         char err[256];
         if (!vc_encoder_available(VC_ENC_NVENC, err, sizeof err)) {

@@ -249,6 +249,16 @@ int vc_write_clip_meta(const char *out, const char *clip_uuid, const json_t *met
     return rc;
 }
 
+int vc_write_clip_meta_replace(const char *out, const char *clip_uuid, const json_t *meta)
+{
+    char *path = vc_out_clip_meta_path(out, clip_uuid);
+    int rc = vc_pyjson_write_file(path, meta, RECORD_INDENT, false);
+    if (rc < 0)
+        vc_error("cannot write metadata %s: %s", path, strerror(-rc));
+    free(path);
+    return rc;
+}
+
 static int64_t meta_int(const json_t *meta, const char *key)
 {
     return meta ? (int64_t)json_integer_value(json_object_get(meta, key)) : 0;

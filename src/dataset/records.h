@@ -74,6 +74,8 @@ int vc_write_video_errors(const char *out, const vc_video *v, int64_t chunk_inde
 
 /* ---- metas/v0/{uuid}.json (from vc_clipmeta_json) ---- */
 int vc_write_clip_meta(const char *out, const char *clip_uuid, const json_t *meta);
+/* The same, replacing an existing file (captions redone by a rerun). */
+int vc_write_clip_meta_replace(const char *out, const char *clip_uuid, const json_t *meta);
 
 /* Add one clip's contribution to its chunk's counters, as ClipWriterStage
  * does: passed clips count in num_clips_passed (+ transcoded when they have

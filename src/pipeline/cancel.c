@@ -1,6 +1,8 @@
 #include "pipeline/cancel.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -21,13 +23,30 @@ static void run_callback(void)
     pthread_mutex_unlock(&cb_lock);
 }
 
+/* Our threads block SIGINT/SIGTERM, but threads a library starts before
+ * main() (OpenBLAS's pool) do not, and a process-directed signal may land
+ * on one of them: a handler (not the default action, which kills the
+ * process) hands it to the watcher through a semaphore. */
+static sem_t sig_sem;
+static volatile sig_atomic_t pending_signo;
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    pending_signo = sig;
+    sem_post(&sig_sem);
+    errno = e;
+}
+
 static void *watcher(void *arg)
 {
     sigset_t *set = arg;
+    /* the one thread of ours that takes the signals (through on_signal) */
+    pthread_sigmask(SIG_UNBLOCK, set, NULL);
     for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
+        if (sem_wait(&sig_sem) != 0)
             continue;
+        int sig = pending_signo;
         if (atomic_exchange(&cancelled, true)) {
             /* Second Ctrl-C: the user really wants out. */
             signal(sig, SIG_DFL);
@@ -49,6 +68,12 @@ void vc_cancel_install(void (*on_cancel)(void *opaque), void *opaque)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sem_init(&sig_sem, 0, 0);
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     vc_cancel_set_callback(on_cancel, opaque);
     pthread_t t;
     if (pthread_create(&t, NULL, watcher, &set) == 0)

@@ -8,7 +8,9 @@
 
 #include "pipeline/cancel.h"
 #include "pipeline/queue.h"
+#include "caption/framer.h"
 #include "split/preview_windows.h"
+#include "split/stage_caption.h"
 #include "util/common.h"
 #include "util/log.h"
 #include "video/clipwriter.h"
@@ -70,8 +72,24 @@ static int64_t frame_pts(const vc_clip_pool *p, const vc_clip_job *j, const AVFr
     return av_rescale_q(index - j->start_frame, av_inv_q(fr), p->c.video_stream->time_base);
 }
 
+/* The clip's caption frames: taken from an earlier run's metas when its
+ * windows are all captioned there, else encoded now from the proxies. */
+static void caption_frames(vc_clip_pool *p, vc_split_item *it, vc_cap_framer *fr)
+{
+    const vc_clip *c = &it->clip;
+    if (!c->mp4 || vc_caption_reuse(p->c.cfg, it))
+        return;
+    it->cap_frames = vc_xcalloc(1, sizeof(*it->cap_frames));
+    char err[256] = "";
+    if (!fr || vc_cap_framer_finish(fr, c->num_frames, it->cap_frames, err, sizeof err) < 0) {
+        vc_warn("%s: clip %s: no caption frames: %s", p->c.sv->v.path, c->uuid, fr ? err : "no frames");
+        vc_caption_fail_all(it, err[0] ? err : "no frames", p->c.cfg->caption.window_size,
+                            p->c.cfg->caption.remainder_threshold);
+    }
+}
+
 static void emit_clip(vc_clip_pool *p, vc_clip_job *j, vc_clip_writer *w, int64_t nframes,
-                      vc_preview_set *pv, const char *error)
+                      vc_preview_set *pv, vc_cap_framer *fr, const char *error)
 {
     const vc_video_info *info = &p->c.sv->v.info;
     vc_split_item *it = vc_split_item_new(VC_ITEM_CLIP, p->c.sv);
@@ -99,6 +117,8 @@ static void emit_clip(vc_clip_pool *p, vc_clip_job *j, vc_clip_writer *w, int64_
     }
     if (pv)
         vc_preview_set_finish(pv, nframes, it);
+    if (p->c.cfg->caption.enabled && !p->c.cfg->dry_run)
+        caption_frames(p, it, fr);
     atomic_fetch_add(&p->emitted, 1);
     vc_stage_emit(p->c.sctx, it);
 }
@@ -108,6 +128,8 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
     const vc_split_config *cfg = p->c.cfg;
     vc_clip_writer *w = NULL;
     vc_preview_set *pv = NULL;
+    vc_cap_framer *fr = NULL;
+    bool captions = cfg->caption.enabled && !cfg->dry_run;
     char err[512] = "";
     int64_t nframes = 0;
     msg *m;
@@ -121,8 +143,22 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
             }
             if (cfg->generate_previews && !cfg->dry_run) {
                 if (!pv)
-                    pv = vc_preview_set_new(m->frame, &p->c.sv->v.info);
+                    pv = vc_preview_set_new(m->frame, &p->c.sv->v.info, cfg->caption.window_size,
+                                            cfg->caption.remainder_threshold);
                 vc_preview_set_add(pv, m->frame, nframes);
+            }
+            if (captions) {
+                if (!fr) {
+                    vc_cap_frames_cfg fc = {
+                        .window_size = cfg->caption.window_size,
+                        .remainder = cfg->caption.remainder_threshold,
+                        .sampling_fps = cfg->caption.sampling_fps,
+                        .video_fps = p->c.sv->v.info.fps,
+                        .jpeg_quality = cfg->caption.jpeg_quality,
+                    };
+                    fr = vc_cap_framer_new(&fc, m->frame->width & ~1, m->frame->height & ~1);
+                }
+                vc_cap_framer_add(fr, m->frame, nframes);
             }
             nframes++;
             av_frame_free(&m->frame);
@@ -134,8 +170,9 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
         free(m);
     }
     if (j->keep && !vc_cancelled())
-        emit_clip(p, j, w, nframes, pv, err[0] ? err : NULL);
+        emit_clip(p, j, w, nframes, pv, fr, err[0] ? err : NULL);
     vc_preview_set_free(pv);
+    vc_cap_framer_free(fr);
     vc_clip_writer_free(w);
     vc_queue_free(j->msgs);
     free(j);

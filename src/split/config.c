@@ -36,6 +36,7 @@ void vc_split_config_default(vc_split_config *c)
         .device = "auto",
         .nn_precision = "exact",
     };
+    vc_caption_config_default(&c->caption);
 }
 
 void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "caption/config.h"
 #include "detect/detector.h"
 #include "video/clipwriter.h"
 
@@ -58,6 +59,9 @@ typedef struct vc_split_config {
     int encoder_threads;         /* --transcode-encoder-threads, 0 = auto */
     const char *x264_preset;
     int clip_re_chunk_size;      /* 32 -> chunks of 256 s */
+
+    /* captioning (on by default, as in Cosmos Curator) */
+    vc_caption_config caption;
 
     /* engine */
     int threads;                 /* CPU budget, 0 = all cores */

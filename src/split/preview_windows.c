@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caption/sampling.h"
 #include "util/common.h"
 #include "util/log.h"
 #include "video/preview.h"
@@ -19,6 +20,7 @@ typedef struct block {
 
 struct vc_preview_set {
     int w, h, fmt;
+    int64_t ws, rem;           /* caption window size and remainder threshold */
     AVRational fps;
     block *blocks;
     int64_t nblocks;
@@ -59,9 +61,12 @@ static bool shown(const vc_preview_set *s, int64_t j)
     return llround((double)(j + 1) * step) > llround((double)j * step);
 }
 
-vc_preview_set *vc_preview_set_new(const AVFrame *first, const vc_video_info *info)
+vc_preview_set *vc_preview_set_new(const AVFrame *first, const vc_video_info *info, int64_t window_size,
+                                   int64_t remainder)
 {
     vc_preview_set *s = vc_xcalloc(1, sizeof(*s));
+    s->ws = window_size > 0 ? window_size : VC_WINDOW_SIZE;
+    s->rem = remainder;
     s->w = first->width;
     s->h = first->height;
     s->fmt = first->format;
@@ -91,7 +96,7 @@ static void drop_held(vc_preview_set *s)
 
 void vc_preview_set_add(vc_preview_set *s, const AVFrame *frame, int64_t index)
 {
-    int64_t b = index / VC_WINDOW_SIZE, j = index % VC_WINDOW_SIZE;
+    int64_t b = index / s->ws, j = index % s->ws;
     if (j == 0) {
         char err[256];
         s->blocks = vc_xrealloc(s->blocks, (size_t)(b + 1) * sizeof(*s->blocks));
@@ -105,13 +110,13 @@ void vc_preview_set_add(vc_preview_set *s, const AVFrame *frame, int64_t index)
         vc_preview_add(s->blocks[b].pv, frame, j);
     if (b == 0)
         return;
-    if (j < VC_WINDOW_REMAINDER) {
+    if (j < s->rem) {
         /* Might still belong to the previous window (if the clip ends soon). */
-        if (shown(s, VC_WINDOW_SIZE + j) && s->nheld < MAX_HELD) {
+        if (shown(s, s->ws + j) && s->nheld < MAX_HELD) {
             s->held[s->nheld] = av_frame_clone(frame);
-            s->held_index[s->nheld++] = VC_WINDOW_SIZE + j;
+            s->held_index[s->nheld++] = s->ws + j;
         }
-    } else if (j == VC_WINDOW_REMAINDER) {
+    } else if (j == s->rem) {
         /* 128 frames in: this block is a window of its own. */
         finish_block(&s->blocks[b - 1]);
         drop_held(s);
@@ -136,15 +141,18 @@ static void attach(vc_split_item *it, block *b, int64_t start, int64_t end)
 
 void vc_preview_set_finish(vc_preview_set *s, int64_t n, vc_split_item *it)
 {
-    int max = (int)(n / VC_WINDOW_SIZE) + 2;
+    int max = vc_cap_windows_max(n, s->ws);
     int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
-    int nw = vc_caption_windows(n, win, max);
-    int64_t r = n % VC_WINDOW_SIZE;
-    if (n > VC_WINDOW_SIZE && r > 0 && r < VC_WINDOW_REMAINDER && s->nblocks >= 2) {
+    int nw = vc_cap_windows(n, s->ws, s->rem, win);
+    int64_t r = n % s->ws;
+    if (n > s->ws && r > 0 && r < s->rem && s->nblocks >= 2) {
         /* The tail extends the previous window: give it the held frames. */
         block *prev = &s->blocks[s->nblocks - 2];
-        for (int i = 0; i < s->nheld && prev->pv; i++)
+        for (int i = 0; i < s->nheld && prev->pv; i++) {
+            /* only the frames the 1 fps sampling shows were held */
+            vc_preview_skip(prev->pv, s->held_index[i]);
             vc_preview_add(prev->pv, s->held[i], s->held_index[i]);
+        }
     }
     for (int i = 0; i < nw && i < s->nblocks; i++)
         attach(it, &s->blocks[i], win[i][0], win[i][1]);

@@ -19,7 +19,8 @@
 
 typedef struct vc_preview_set vc_preview_set;
 
-vc_preview_set *vc_preview_set_new(const AVFrame *first, const vc_video_info *info);
+vc_preview_set *vc_preview_set_new(const AVFrame *first, const vc_video_info *info, int64_t window_size,
+                                   int64_t remainder);
 void vc_preview_set_add(vc_preview_set *s, const AVFrame *frame, int64_t index);
 /* The clip has n frames: finish the windows and attach them to the item. */
 void vc_preview_set_finish(vc_preview_set *s, int64_t n, vc_split_item *it);

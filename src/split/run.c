@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "caption/framer.h"
 #include "util/common.h"
 
 vc_split_video *vc_split_video_new(const char *path, const char *relpath)
@@ -15,6 +16,11 @@ vc_split_video *vc_split_video_new(const char *path, const char *relpath)
     return sv;
 }
 
+void vc_split_video_ref(vc_split_video *sv)
+{
+    atomic_fetch_add(&sv->refs, 1);
+}
+
 static void video_release(vc_split_video *sv)
 {
     if (atomic_fetch_sub(&sv->refs, 1) != 1)
@@ -23,6 +29,11 @@ static void video_release(vc_split_video *sv)
     free(sv->v.relpath);
     free(sv->error_stage);
     free(sv->error);
+    for (int64_t i = 0; i < sv->nnotes; i++) {
+        json_decref(sv->notes[i].captions);
+        json_decref(sv->notes[i].enhanced);
+        free(sv->notes[i].cap_error);
+    }
     free(sv->notes);
     pthread_mutex_destroy(&sv->lock);
     free(sv);
@@ -61,6 +72,11 @@ void vc_split_item_free(vc_split_item *it)
     free(it->previews);
     free(it->preview_lens);
     free(it->preview_windows);
+    if (it->cap_frames) {
+        vc_cap_clip_frames_free(it->cap_frames);
+        free(it->cap_frames);
+    }
+    vc_cap_results_free(it->cap, it->ncap);
     video_release(it->video);
     free(it);
 }
@@ -68,4 +84,19 @@ void vc_split_item_free(vc_split_item *it)
 void vc_split_item_drop(void *p)
 {
     vc_split_item_free(p);
+}
+
+void vc_cap_results_free(vc_cap_window_result *r, int n)
+{
+    for (int i = 0; r && i < n; i++) {
+        free(r[i].caption);
+        free(r[i].enhanced);
+        free(r[i].error);
+    }
+    free(r);
+}
+
+void vc_split_video_unref(vc_split_video *sv)
+{
+    video_release(sv);
 }

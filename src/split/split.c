@@ -13,6 +13,7 @@
 #include "pipeline/cancel.h"
 #include "pipeline/engine.h"
 #include "split/run.h"
+#include "split/stage_caption.h"
 #include "split/stage_cut.h"
 #include "split/stage_probe.h"
 #include "split/stage_write.h"
@@ -75,6 +76,10 @@ static void build_pipeline(vc_pipeline *p, vc_split_run *run)
      * without reading far ahead. The write queue absorbs bursts of clips. */
     vc_pipeline_add(p, &vc_stage_probe, run, 1, 2);
     vc_pipeline_add(p, &vc_stage_cut, run, workers, 1);
+    if (run->cap)
+        /* Workers only queue requests; a spare one keeps clips of the next
+         * video flowing while another waits for a video's last captions. */
+        vc_pipeline_add(p, &vc_stage_caption, run, workers + 2, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
     /* On S3 each small object is a request of a few ms: more writers keep
      * many metas and markers in flight at once. */
     int writers = strncmp(cfg->output_clip_path, "s3://", 5) == 0 ? 8 : 2;
@@ -135,6 +140,8 @@ int vc_split_main(const vc_split_config *user_cfg)
 
     vc_split_run run = { .cfg = cfg, .t_start = vc_now() };
     atomic_store(&run.stats.videos_total, (long long)sel.to_process.len);
+    if (cfg->caption.enabled && !cfg->dry_run)
+        run.cap = vc_caption_stage_new(&run);
     vc_pipeline *p = vc_pipeline_new();
     build_pipeline(p, &run);
     vc_cancel_set_callback(cancel_pipeline, p);
@@ -150,6 +157,7 @@ int vc_split_main(const vc_split_config *user_cfg)
     int prc = vc_pipeline_finish(p);
     vc_cancel_set_callback(NULL, NULL);
     vc_progress_stop(prog);
+    vc_caption_stage_free(run.cap);
     vc_pipeline_free(p);
 
     double minutes = (vc_now() - run.t_start) / 60.0;

@@ -6,9 +6,14 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataset/clipmeta.h"
+#include "caption/client.h"
+#include "caption/sampling.h"
+#include "dataset/pyjson.h"
 #include "dataset/records.h"
 #include "split/preview_windows.h"
 #include "split/run.h"
@@ -27,27 +32,80 @@ static void write_previews(const vc_split_config *cfg, const vc_split_item *it)
     }
 }
 
-/* Caption windows are listed even though captioning is not built yet:
- * Cosmos Curator marks a clip valid only when it has windows, and with
- * captions off it lists none, so its shard packs nothing. */
-static json_t *clip_meta(const vc_split_item *it, const char *mp4_path)
+/* One window of the metas: start/end, then (when captioned) the caption
+ * and its token counts under the algorithm's keys, the enhanced caption,
+ * and caption_status/caption_error for windows that did not succeed. */
+static json_t *window_json(const vc_caption_config *cc, const vc_cap_window_result *r)
+{
+    json_t *w = vc_clipmeta_window(r->start, r->end);
+    char key[160];
+    if (r->caption) {
+        snprintf(key, sizeof key, "%s_caption", cc->algo_name);
+        json_object_set_new(w, key, vc_pyjson_str(r->caption));
+        snprintf(key, sizeof key, "%s_prompt_tokens", cc->algo_name);
+        json_object_set_new(w, key, json_integer(r->prompt_tokens));
+        snprintf(key, sizeof key, "%s_output_tokens", cc->algo_name);
+        json_object_set_new(w, key, json_integer(r->output_tokens));
+    }
+    if (r->enhanced) {
+        snprintf(key, sizeof key, "%s_enhanced_caption", cc->enhance_variant);
+        json_object_set_new(w, key, vc_pyjson_str(r->enhanced));
+    }
+    if (r->status == VC_CAP_TRUNCATED)
+        json_object_set_new(w, "caption_status", json_string("truncated"));
+    else if (r->status == VC_CAP_ERROR) {
+        json_object_set_new(w, "caption_status", json_string("error"));
+        json_object_set_new(w, "caption_error", vc_pyjson_str(r->error ? r->error : "failed"));
+    }
+    return w;
+}
+
+/* Caption windows are listed even with captions off: Cosmos Curator marks
+ * a clip valid only when it has windows, and with captions off it lists
+ * none, so its shard packs nothing. */
+static json_t *clip_meta(const vc_split_config *cfg, const vc_split_item *it, const char *mp4_path)
 {
     const vc_clip *c = &it->clip;
+    const vc_caption_config *cc = &cfg->caption;
     vc_clipmeta_opts opts = { 0 };
-    int max = (int)(c->num_frames / VC_WINDOW_SIZE) + 2;
-    int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
-    int nw = vc_caption_windows(c->num_frames, win, max);
     opts.windows = json_array();
-    for (int i = 0; i < nw; i++)
-        json_array_append_new(opts.windows, vc_clipmeta_window(win[i][0], win[i][1]));
+    const char *err_key[1];
+    char ekey[96];
+    if (it->cap) {
+        bool failed = false;
+        for (int i = 0; i < it->ncap; i++) {
+            const vc_cap_window_result *r = &it->cap[i];
+            json_array_append_new(opts.windows, window_json(cc, r));
+            if (r->status == VC_CAP_SUCCESS || r->status == VC_CAP_TRUNCATED) {
+                opts.has_caption = true;
+                opts.total_prompt_tokens += r->prompt_tokens;
+                opts.total_output_tokens += r->output_tokens;
+            } else {
+                failed = true;
+            }
+        }
+        if (failed) {
+            snprintf(ekey, sizeof ekey, "%s_caption", cc->algo_name);
+            err_key[0] = ekey;
+            opts.error_keys = err_key;
+            opts.n_error_keys = 1;
+        }
+    } else {
+        int max = vc_cap_windows_max(c->num_frames, cc->window_size);
+        int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
+        int nw = vc_cap_windows(c->num_frames, cc->window_size, cc->remainder_threshold, win);
+        for (int i = 0; i < nw; i++)
+            json_array_append_new(opts.windows, vc_clipmeta_window(win[i][0], win[i][1]));
+        free(win);
+    }
     json_t *meta = vc_clipmeta_json_ex(&it->video->v, c, mp4_path, &opts);
     json_decref(opts.windows);
-    free(win);
     return meta;
 }
 
-static void add_note(vc_split_video *sv, const vc_clip *c, const vc_chunk_stats *st)
+static void add_note(vc_split_video *sv, const vc_split_item *it, const vc_chunk_stats *st)
 {
+    const vc_clip *c = &it->clip;
     pthread_mutex_lock(&sv->lock);
     if (sv->nnotes == sv->cap_notes) {
         sv->cap_notes = sv->cap_notes ? sv->cap_notes * 2 : 16;
@@ -58,6 +116,26 @@ static void add_note(vc_split_video *sv, const vc_clip *c, const vc_chunk_stats 
     n->clip.mp4 = NULL;
     n->clip.error = NULL;
     n->stats = *st;
+    n->captions = n->enhanced = NULL;
+    n->cap_failed = 0;
+    n->cap_error = NULL;
+    for (int i = 0; i < it->ncap; i++) {
+        const vc_cap_window_result *r = &it->cap[i];
+        char key[64];
+        snprintf(key, sizeof key, "%lld_%lld", (long long)r->start, (long long)r->end);
+        if (r->caption) {
+            if (!n->captions)
+                n->captions = json_object();
+            json_object_set_new(n->captions, key, vc_pyjson_str(r->caption));
+        }
+        if (r->enhanced) {
+            if (!n->enhanced)
+                n->enhanced = json_object();
+            json_object_set_new(n->enhanced, key, vc_pyjson_str(r->enhanced));
+        }
+        if (r->status == VC_CAP_ERROR && n->cap_failed++ == 0)
+            n->cap_error = vc_xstrdup(r->error ? r->error : "failed");
+    }
     pthread_mutex_unlock(&sv->lock);
 }
 
@@ -77,16 +155,20 @@ static void write_clip(vc_split_run *run, vc_split_item *it)
         vc_warn("%s: clip %s failed to transcode: %s", it->video->v.path, c->uuid, c->error);
         atomic_fetch_add(&run->stats.clips_failed, 1);
     }
-    json_t *meta = clip_meta(it, mp4_path);
+    json_t *meta = clip_meta(cfg, it, mp4_path);
     if (!cfg->dry_run) {
-        vc_write_clip_meta(cfg->output_clip_path, c->uuid, meta);
+        /* Fresh captions replace the metas of an earlier run whose windows failed. */
+        if (it->cap && !it->cap_reused)
+            vc_write_clip_meta_replace(cfg->output_clip_path, c->uuid, meta);
+        else
+            vc_write_clip_meta(cfg->output_clip_path, c->uuid, meta);
         write_previews(cfg, it);
     }
     vc_chunk_stats st = { 0 };
     vc_chunk_stats_add_clip(&st, c, false, meta, false, it->npreviews > 0);
     json_decref(meta);
     free(mp4_path);
-    add_note(it->video, c, &st);
+    add_note(it->video, it, &st);
     atomic_fetch_add(&run->stats.clips_written, 1);
 }
 
@@ -118,7 +200,8 @@ static void write_video_records(vc_split_run *run, vc_split_video *sv)
 {
     const char *out = run->cfg->output_clip_path;
     size_t n = (size_t)sv->nnotes;
-    qsort(sv->notes, n, sizeof(*sv->notes), cmp_note);
+    if (n > 0)   /* notes is NULL for a video without clips (UBSan: qsort(NULL, 0)) */
+        qsort(sv->notes, n, sizeof(*sv->notes), cmp_note);
     vc_clip *clips = vc_xcalloc(n + 1, sizeof(*clips));
     for (size_t i = 0; i < n; i++)
         clips[i] = sv->notes[i].clip;
@@ -126,21 +209,64 @@ static void write_video_records(vc_split_run *run, vc_split_video *sv)
     size_t nchunks = vc_chunk_clips(clips, n, run->cfg->clip_re_chunk_size, starts);
     for (size_t k = 0; k < nchunks; k++) {
         vc_chunk_stats st = { 0 };
-        for (size_t i = starts[k]; i < starts[k + 1]; i++)
+        json_t *aw = NULL, *ae = NULL;
+        if (run->cfg->caption.enabled) {
+            aw = json_object();
+            ae = json_object();
+        }
+        for (size_t i = starts[k]; i < starts[k + 1]; i++) {
             sum_stats(&st, &sv->notes[i].stats);
+            if (aw) {
+                const vc_clip_note *nt = &sv->notes[i];
+                json_object_set_new(aw, nt->clip.uuid, nt->captions ? json_deep_copy(nt->captions) : json_object());
+                json_object_set_new(ae, nt->clip.uuid, nt->enhanced ? json_deep_copy(nt->enhanced) : json_object());
+            }
+        }
         vc_chunk_record r = {
             .chunk_index = (int64_t)k, .stats = &st,
             .clips = clips + starts[k], .n_clips = starts[k + 1] - starts[k],
+            .all_windows = aw, .all_windows_enhanced = ae,
         };
         vc_write_clip_chunk(out, &sv->v, &r);
+        json_decref(aw);
+        json_decref(ae);
     }
     vc_write_processed_video(out, &sv->v, (int64_t)n, (int64_t)nchunks);
+    /* A rerun that completed the captions: the earlier failure record goes
+     * (local output only: storage has no delete for s3:// yet, and resume
+     * goes by processed_videos/ anyway). */
+    char *stale = vc_out_video_error_path(out, sv->v.relpath, 0);
+    if (strncmp(stale, "s3://", 5) != 0 && vc_fs_exists(stale))
+        unlink(stale);
+    free(stale);
     free(starts);
     free(clips);
 }
 
+/* Caption windows that ended in error keep the video from being marked done
+ * (as any failure does): its video_errors record says so and a rerun
+ * captions the clips that have failed windows, reusing the others. */
+static void caption_failures(vc_split_video *sv)
+{
+    int64_t failed = 0, clips = 0;
+    const char *first = NULL;
+    for (int64_t i = 0; i < sv->nnotes; i++)
+        if (sv->notes[i].cap_failed) {
+            failed += sv->notes[i].cap_failed;
+            clips++;
+            if (!first)
+                first = sv->notes[i].cap_error;
+        }
+    if (failed && !sv->error) {
+        sv->error_stage = vc_xstrdup("captioning");
+        sv->error = vc_asprintf("%lld caption windows in %lld clips failed (first: %s); rerun to retry them",
+                                (long long)failed, (long long)clips, first ? first : "?");
+    }
+}
+
 static void finalize_video(vc_split_run *run, vc_split_video *sv)
 {
+    caption_failures(sv);
     if (sv->error) {
         json_t *errors = json_object();
         json_object_set_new(errors, sv->error_stage, json_string(sv->error));

@@ -293,6 +293,18 @@ int vc_preview_add(vc_preview *p, const AVFrame *frame, int64_t index)
     return 0;
 }
 
+int vc_preview_skip(vc_preview *p, int64_t index)
+{
+    if (p->failed)
+        return p->failed;
+    for (int64_t i = p->next_index; i < index; i++)
+        if (slot_of(p, i + 1) > slot_of(p, i))
+            return fail(p, AVERROR(EINVAL), "preview: frame %lld skipped but the sampling shows it", (long long)i);
+    if (index > p->next_index)
+        p->next_index = index;
+    return 0;
+}
+
 int vc_preview_finish(vc_preview *p, uint8_t **webp, size_t *len)
 {
     *webp = NULL;

@@ -30,6 +30,9 @@ vc_preview *vc_preview_new(int src_w, int src_h, int src_pix_fmt, AVRational src
 /* Every frame of the window in order, index 0, 1, 2, ...; it encodes only the
  * frames the rule above picks. 0 or a negative AVERROR. */
 int vc_preview_add(vc_preview *p, const AVFrame *frame, int64_t index);
+/* The frames before index that the sampling does not show were dropped:
+ * continue at index (an error if one of them would be shown). */
+int vc_preview_skip(vc_preview *p, int64_t index);
 /* On success *webp is malloc'd (free() it). 0 or a negative AVERROR. */
 int vc_preview_finish(vc_preview *p, uint8_t **webp, size_t *len);
 /* The message of the last failure, "" when none. */

@@ -168,7 +168,7 @@ def main():
     r = subprocess.run([VC, "split", "--input-video-path", os.path.dirname(video), "--output-clip-path", out,
                         "--splitting-algorithm", "transnetv2", "--transnetv2-weights", pth, "--device", "cpu",
                         "--transnetv2-threshold", str(thr), "--transcode-encoder", "libx264",
-                        "--no-progress"], capture_output=True, text=True)
+                        "--no-progress", "--no-generate-captions"], capture_output=True, text=True)
     check(r.returncode == 0, f"split exit status {r.returncode} {r.stderr[-500:]}")
     want = filtered(cosmos_scenes((ref["cosmos"][:, 0] > thr).astype(int)), FPS)
     uuids = {str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}_{s}_{e}")): (s, e) for s, e in want}
@@ -186,7 +186,8 @@ def main():
     # a missing weights file stops split before anything is written
     out2 = os.path.join(TMP, "out2")
     r = subprocess.run([VC, "split", "--input-video-path", os.path.dirname(video), "--output-clip-path", out2,
-                        "--model-weights-path", os.path.join(TMP, "nowhere")], capture_output=True, text=True)
+                        "--model-weights-path", os.path.join(TMP, "nowhere"), "--no-generate-captions"],
+                       capture_output=True, text=True)
     want_path = os.path.join(TMP, "nowhere", "Sn4kehead", "TransNetV2", "transnetv2-pytorch-weights.pth")
     check(r.returncode == 2 and want_path in r.stderr and "--splitting-algorithm content" in r.stderr
           and not os.path.exists(out2), f"missing weights: usage error naming {want_path}")

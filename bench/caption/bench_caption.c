@@ -1,0 +1,209 @@
+/* Captioning client throughput: windows/s against a server that answers at
+ * once (instant_server.py), with and without frame preparation.
+ *
+ *   bench_caption FRAMES.yuv W H FPS MODE SECONDS URL [CONCURRENCY] [PREP_THREADS]
+ *
+ * FRAMES.yuv: raw yuv420p frames (decoded real footage), cycled.
+ * MODE client: one clip's windows prepared once, sent again and again
+ *      (JSON body building, HTTP, reply parsing).
+ * MODE full: every window also prepared from scratch as in split: each of
+ *      its 256 decoded frames proxied (bicubic), the sampled ones converted,
+ *      JPEG- and base64-encoded, by PREP_THREADS threads (split's encoder
+ *      threads), then sent.
+ * MODE sampled: as full, but only the sampled frames are scaled (what the
+ *      preparation costs when a clip's length is known in advance).
+ * Prints windows/s (wall) and CPU seconds (user+sys) of this process. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <libavutil/frame.h>
+
+#include "caption/client.h"
+#include "caption/config.h"
+#include "caption/framer.h"
+#include "caption/request.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double cpu(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec + r.ru_stime.tv_usec * 1e-6;
+}
+
+static AVFrame **frames;
+static int nframes, W, H;
+static double FPS, SECONDS;
+static const char *MODE;
+static vc_caption_config cc;
+static vc_cap_client *client;
+static atomic_long sent, done, inflight;
+static atomic_bool stop;
+static int max_inflight;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+
+static void on_done(void *opaque, vc_cap_reply *r)
+{
+    (void)opaque;
+    if (r->status != VC_CAP_SUCCESS)
+        fprintf(stderr, "reply: %s\n", r->error ? r->error : "?");
+    vc_cap_reply_free(r);
+    atomic_fetch_add(&done, 1);
+    pthread_mutex_lock(&mu);
+    atomic_fetch_sub(&inflight, 1);
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void send_window(const vc_cap_window_frames *w)
+{
+    pthread_mutex_lock(&mu);
+    while (atomic_load(&inflight) >= max_inflight)
+        pthread_cond_wait(&cv, &mu);
+    atomic_fetch_add(&inflight, 1);
+    pthread_mutex_unlock(&mu);
+    size_t len;
+    char *body = vc_cap_vlm_body(&cc, w, vc_cap_caption_prompt(&cc), &len);
+    vc_cap_client_submit(client, cc.url, body, len, on_done, NULL);
+    atomic_fetch_add(&sent, 1);
+}
+
+static void prepare(vc_cap_clip_frames *out, bool all, unsigned *seed)
+{
+    vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
+                             .jpeg_quality = 90 };
+    vc_cap_framer *f = vc_cap_framer_new(&fc, W, H);
+    int off = (int)(rand_r(seed) % (unsigned)nframes);
+    vc_cap_clip_frames plan;
+    vc_cap_plan(&fc, W, H, 256, &plan);
+    int k = 0;
+    for (int i = 0; i < 256; i++) {
+        bool need = all;
+        if (!need) {
+            while (k < plan.w[0].nframes && plan.w[0].indices[k] < i)
+                k++;
+            need = k < plan.w[0].nframes && plan.w[0].indices[k] == i;
+        }
+        if (need)
+            vc_cap_framer_add(f, frames[(off + i) % nframes], i);
+    }
+    vc_cap_clip_frames_free(&plan);
+    char err[128];
+    if (vc_cap_framer_finish(f, 256, out, err, sizeof err) < 0) {
+        fprintf(stderr, "prepare: %s\n", err);
+        exit(1);
+    }
+    vc_cap_framer_free(f);
+}
+
+static void *prep_main(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    bool all = !strcmp(MODE, "full");
+    while (!atomic_load(&stop)) {
+        vc_cap_clip_frames c;
+        prepare(&c, all, &seed);
+        for (int i = 0; i < c.nwindows; i++)
+            send_window(&c.w[i]);
+        vc_cap_clip_frames_free(&c);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 8) {
+        fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled SECONDS URL [CONC] [THREADS]\n");
+        return 2;
+    }
+    W = atoi(argv[2]);
+    H = atoi(argv[3]);
+    FPS = atof(argv[4]);
+    MODE = argv[5];
+    SECONDS = atof(argv[6]);
+    int conc = argc > 8 ? atoi(argv[8]) : 32;
+    int threads = argc > 9 ? atoi(argv[9]) : 2;
+    max_inflight = conc * 2;
+    FILE *in = fopen(argv[1], "rb");
+    if (!in)
+        return 1;
+    size_t fsz = (size_t)W * H * 3 / 2;
+    uint8_t *buf = malloc(fsz);
+    while (fread(buf, 1, fsz, in) == fsz) {
+        AVFrame *f = av_frame_alloc();
+        f->format = AV_PIX_FMT_YUV420P;
+        f->width = W;
+        f->height = H;
+        av_frame_get_buffer(f, 0);
+        for (int y = 0; y < H; y++)
+            memcpy(f->data[0] + (size_t)y * f->linesize[0], buf + (size_t)y * W, (size_t)W);
+        for (int p = 1; p < 3; p++)
+            for (int y = 0; y < H / 2; y++)
+                memcpy(f->data[p] + (size_t)y * f->linesize[p],
+                       buf + (size_t)W * H + (size_t)(p - 1) * (W / 2) * (H / 2) + (size_t)y * (W / 2), (size_t)W / 2);
+        frames = realloc(frames, (size_t)(nframes + 1) * sizeof(*frames));
+        frames[nframes++] = f;
+    }
+    fclose(in);
+    free(buf);
+    vc_caption_config_default(&cc);
+    cc.endpoint = argv[7];
+    cc.url = vc_cap_chat_url(argv[7]);
+    cc.max_concurrent = conc;
+    vc_cap_client_cfg ccfg = { .url = cc.url, .max_concurrent = conc, .timeout_s = 60, .connect_timeout_s = 5,
+                               .max_retries = 3, .backoff_s = 0.1, .backoff_max_s = 1 };
+    client = vc_cap_client_new(&ccfg);
+    double t0 = now(), c0 = cpu();
+    long bytes = 0;
+    if (!strcmp(MODE, "client")) {
+        unsigned seed = 1;
+        vc_cap_clip_frames c;
+        prepare(&c, false, &seed);
+        for (int k = 0; k < c.w[0].nframes; k++)
+            bytes += (long)c.w[0].b64_len[k];
+        t0 = now();
+        c0 = cpu();
+        while (now() - t0 < SECONDS)
+            send_window(&c.w[0]);
+        vc_cap_clip_frames_free(&c);
+    } else {
+        pthread_t th[64];
+        for (int i = 0; i < threads; i++)
+            pthread_create(&th[i], NULL, prep_main, (void *)(uintptr_t)(i + 1));
+        while (now() - t0 < SECONDS) {
+            struct timespec ts = { 0, 100000000 };
+            nanosleep(&ts, NULL);
+        }
+        atomic_store(&stop, true);
+        for (int i = 0; i < threads; i++)
+            pthread_join(th[i], NULL);
+    }
+    while (atomic_load(&done) < atomic_load(&sent)) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    double dt = now() - t0, dc = cpu() - c0;
+    printf("%s %dx%d@%g: %ld windows in %.2f s = %.1f windows/s; %.2f CPU-s = %.1f windows per CPU-s%s\n", MODE, W, H,
+           FPS, (long)atomic_load(&done), dt, (double)atomic_load(&done) / dt, dc, (double)atomic_load(&done) / dc,
+           bytes ? "" : "");
+    if (bytes)
+        printf("  request frames: %.0f KB of base64 per window\n", (double)bytes / 1024);
+    vc_cap_client_free(client);
+    vc_caption_config_free(&cc);
+    for (int i = 0; i < nframes; i++)
+        av_frame_free(&frames[i]);
+    free(frames);
+    return 0;
+}

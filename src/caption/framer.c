@@ -1,0 +1,316 @@
+#include "caption/framer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+#include <turbojpeg.h>
+
+#include "caption/sampling.h"
+#include "util/common.h"
+
+struct vc_cap_framer {
+    vc_cap_frames_cfg c;
+    int width, height;           /* clip size */
+    int pw, ph;                  /* proxy size */
+    AVFrame **proxy;             /* by clip frame index; NULL when dropped */
+    int64_t cap, count;
+    int64_t settled;             /* blocks whose window is certain */
+    int held;
+    struct SwsContext *sws;
+    int sws_fmt;
+    bool failed;
+};
+
+/* Catmull-Rom-like bicubic with a = -0.5 (PIL / torchvision BICUBIC):
+ * swscale's Mitchell-Netravali B = 0, C = 0.5. When shrinking, swscale
+ * widens the kernel by the scale factor, i.e. it antialiases. */
+static const double BICUBIC_PARAM[2] = { 0.0, 0.5 };
+#define SWS_FLAGS SWS_BICUBIC
+
+static struct SwsContext *make_sws(int sw, int sh, int sfmt, int dw, int dh, int dfmt)
+{
+    return sws_getContext(sw, sh, sfmt, dw, dh, dfmt, SWS_FLAGS, NULL, NULL, BICUBIC_PARAM);
+}
+
+vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height)
+{
+    vc_cap_framer *f = vc_xcalloc(1, sizeof(*f));
+    f->c = *c;
+    f->width = width;
+    f->height = height;
+    f->sws_fmt = -1;
+    if (vc_cap_smart_resize(height, width, VC_CAP_MAX_PIXELS, &f->ph, &f->pw) < 0)
+        f->failed = true;   /* reported by finish() */
+    return f;
+}
+
+int vc_cap_framer_held(const vc_cap_framer *f)
+{
+    return f->held;
+}
+
+static void drop(vc_cap_framer *f, int64_t i)
+{
+    if (i < f->count && f->proxy[i]) {
+        av_frame_free(&f->proxy[i]);
+        f->held--;
+    }
+}
+
+/* Window b is certain to be [bW, bW + W - 1] once the clip has run
+ * min(remainder, W) frames past it: keep its samples, drop the rest. */
+static void settle(vc_cap_framer *f, int64_t c)
+{
+    int64_t W = f->c.window_size, R = f->c.remainder < W ? f->c.remainder : W;
+    while ((f->settled + 1) * W + R <= c) {
+        int64_t s = f->settled * W, e = s + W - 1;
+        int n = vc_cap_nframes(s, e, f->c.video_fps, f->c.sampling_fps);
+        int64_t *idx = vc_xcalloc((size_t)(n > 0 ? n : 1), sizeof(*idx));
+        vc_cap_indices(s, e, n, idx);
+        int k = 0;
+        for (int64_t i = s; i <= e; i++) {
+            while (k < n && idx[k] < i)
+                k++;
+            if (!(k < n && idx[k] == i))
+                drop(f, i);
+        }
+        free(idx);
+        f->settled++;
+    }
+}
+
+int vc_cap_framer_add(vc_cap_framer *f, const AVFrame *frame, int64_t index)
+{
+    if (f->failed)
+        return -1;
+    if (index >= f->cap) {
+        int64_t nc = f->cap ? f->cap * 2 : 512;
+        while (nc <= index)
+            nc *= 2;
+        f->proxy = vc_xrealloc(f->proxy, (size_t)nc * sizeof(*f->proxy));
+        memset(f->proxy + f->cap, 0, (size_t)(nc - f->cap) * sizeof(*f->proxy));
+        f->cap = nc;
+    }
+    if (!f->sws || f->sws_fmt != frame->format) {
+        sws_freeContext(f->sws);
+        f->sws = make_sws(f->width, f->height, frame->format, f->pw, f->ph, AV_PIX_FMT_YUV420P);
+        f->sws_fmt = frame->format;
+        if (!f->sws) {
+            f->failed = true;
+            return -1;
+        }
+    }
+    AVFrame *p = av_frame_alloc();
+    p->format = AV_PIX_FMT_YUV420P;
+    p->width = f->pw;
+    p->height = f->ph;
+    if (av_frame_get_buffer(p, 0) < 0) {
+        av_frame_free(&p);
+        f->failed = true;
+        return -1;
+    }
+    sws_scale(f->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, f->height, p->data, p->linesize);
+    if (f->proxy[index])
+        drop(f, index);
+    f->proxy[index] = p;
+    f->held++;
+    if (index + 1 > f->count)
+        f->count = index + 1;
+    settle(f, index + 1);
+    return 0;
+}
+
+static int plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc_cap_clip_frames *out,
+                char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    int max = vc_cap_windows_max(n, c->window_size);
+    int64_t(*win)[2] = vc_xcalloc((size_t)max, sizeof(*win));
+    int nw = vc_cap_windows(n, c->window_size, c->remainder, win);
+    out->w = vc_xcalloc((size_t)(nw > 0 ? nw : 1), sizeof(*out->w));
+    out->nwindows = nw;
+    for (int i = 0; i < nw; i++) {
+        vc_cap_window_frames *w = &out->w[i];
+        w->start = win[i][0];
+        w->end = win[i][1];
+        w->nframes = vc_cap_nframes(w->start, w->end, c->video_fps, c->sampling_fps);
+        w->indices = vc_xcalloc((size_t)(w->nframes > 0 ? w->nframes : 1), sizeof(*w->indices));
+        vc_cap_indices(w->start, w->end, w->nframes, w->indices);
+        out->n_total += w->nframes;
+    }
+    free(win);
+    int h = 0, wd = 0;
+    if (nw > 0 && vc_cap_smart_resize(height, width, vc_cap_max_pixels(out->n_total), &h, &wd) < 0) {
+        snprintf(err, errlen, "clip size %dx%d: aspect ratio above 200 cannot be captioned", width, height);
+        return -1;
+    }
+    for (int i = 0; i < nw; i++) {
+        out->w[i].width = wd;
+        out->w[i].height = h;
+    }
+    return 0;
+}
+
+int vc_cap_plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc_cap_clip_frames *out)
+{
+    char err[128];
+    return plan(c, width, height, n, out, err, sizeof err);
+}
+
+/* Video-range BT.601 Y'CbCr -> the full-range Y'CbCr of JPEG (JFIF), so
+ * that a decoder's RGB equals libswscale's default yuv420p -> rgb24 (what
+ * Cosmos's PyAV decode gives) without an RGB round trip here. */
+static uint8_t LUT_Y[256], LUT_C[256];
+
+static void init_luts(void)
+{
+    for (int i = 0; i < 256; i++) {
+        double y = (i - 16) * 255.0 / 219.0, c = (i - 128) * 255.0 / 224.0 + 128;
+        LUT_Y[i] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y + 0.5);
+        LUT_C[i] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c + 0.5);
+    }
+}
+
+static char *encode_frame(const AVFrame *p, int w, int h, int quality, tjhandle tj, AVFrame **tmp,
+                          struct SwsContext **sws, size_t *b64_len)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_luts);
+    if (!*tmp) {
+        *tmp = av_frame_alloc();
+        (*tmp)->format = AV_PIX_FMT_YUV420P;
+        (*tmp)->width = w;
+        (*tmp)->height = h;
+        if (av_frame_get_buffer(*tmp, 0) < 0)
+            return NULL;
+    }
+    AVFrame *t = *tmp;
+    if (p->width != w || p->height != h) {
+        /* the clip samples more than 64 frames: its final size is smaller */
+        *sws = sws_getCachedContext(*sws, p->width, p->height, p->format, w, h, AV_PIX_FMT_YUV420P, SWS_FLAGS, NULL,
+                                    NULL, BICUBIC_PARAM);
+        if (!*sws)
+            return NULL;
+        sws_scale(*sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, t->data, t->linesize);
+        p = t;
+    }
+    for (int pl = 0; pl < 3; pl++) {
+        const uint8_t *lut = pl ? LUT_C : LUT_Y;
+        int pw = pl ? (w + 1) / 2 : w, ph = pl ? (h + 1) / 2 : h;
+        for (int y = 0; y < ph; y++) {
+            const uint8_t *src = p->data[pl] + (size_t)y * (size_t)p->linesize[pl];
+            uint8_t *dst = t->data[pl] + (size_t)y * (size_t)t->linesize[pl];
+            for (int x = 0; x < pw; x++)
+                dst[x] = lut[src[x]];
+        }
+    }
+    unsigned char *jpg = NULL;
+    unsigned long jlen = 0;
+    const unsigned char *planes[3] = { t->data[0], t->data[1], t->data[2] };
+    int strides[3] = { t->linesize[0], t->linesize[1], t->linesize[2] };
+    if (tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &jpg, &jlen, quality, 0) < 0) {
+        tjFree(jpg);
+        return NULL;
+    }
+    char *s = vc_b64_encode(jpg, jlen, b64_len);
+    tjFree(jpg);
+    return s;
+}
+
+int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, char *err, size_t errlen)
+{
+    if (plan(&f->c, f->width, f->height, n, out, err, errlen) < 0)
+        return -1;
+    if (out->nwindows == 0)
+        return 0;
+    if (f->failed) {
+        snprintf(err, errlen, "cannot scale the clip's frames for captioning");
+        return -1;
+    }
+    tjhandle tj = tjInitCompress();
+    struct SwsContext *sws = NULL;
+    AVFrame *tmp = NULL;
+    int rc = 0;
+    for (int i = 0; i < out->nwindows && rc == 0; i++) {
+        vc_cap_window_frames *w = &out->w[i];
+        w->b64 = vc_xcalloc((size_t)(w->nframes > 0 ? w->nframes : 1), sizeof(*w->b64));
+        w->b64_len = vc_xcalloc((size_t)(w->nframes > 0 ? w->nframes : 1), sizeof(*w->b64_len));
+        for (int k = 0; k < w->nframes; k++) {
+            int64_t j = w->indices[k];
+            if (j >= f->count || !f->proxy[j]) {
+                snprintf(err, errlen, "caption frame %lld of the clip was not kept", (long long)j);
+                rc = -1;
+                break;
+            }
+            w->b64[k] = encode_frame(f->proxy[j], w->width, w->height, f->c.jpeg_quality, tj, &tmp, &sws,
+                                     &w->b64_len[k]);
+            if (!w->b64[k]) {
+                snprintf(err, errlen, "JPEG encoding failed: %s", tjGetErrorStr2(tj));
+                rc = -1;
+                break;
+            }
+        }
+    }
+    av_frame_free(&tmp);
+    sws_freeContext(sws);
+    tjDestroy(tj);
+    return rc;
+}
+
+void vc_cap_framer_free(vc_cap_framer *f)
+{
+    if (!f)
+        return;
+    for (int64_t i = 0; i < f->count; i++)
+        av_frame_free(&f->proxy[i]);
+    free(f->proxy);
+    sws_freeContext(f->sws);
+    free(f);
+}
+
+void vc_cap_clip_frames_free(vc_cap_clip_frames *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nwindows; i++) {
+        vc_cap_window_frames *w = &c->w[i];
+        for (int k = 0; w->b64 && k < w->nframes; k++)
+            free(w->b64[k]);
+        free(w->b64);
+        free(w->b64_len);
+        free(w->indices);
+    }
+    free(c->w);
+    memset(c, 0, sizeof(*c));
+}
+
+char *vc_b64_encode(const uint8_t *d, size_t len, size_t *out_len)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 4 * ((len + 2) / 3);
+    char *s = vc_xcalloc(n + 1, 1);
+    char *o = s;
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+        *o++ = T[v >> 18];
+        *o++ = T[(v >> 12) & 63];
+        *o++ = T[(v >> 6) & 63];
+        *o++ = T[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < len ? (uint32_t)d[i + 1] << 8 : 0);
+        *o++ = T[v >> 18];
+        *o++ = T[(v >> 12) & 63];
+        *o++ = i + 1 < len ? T[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = 0;
+    if (out_len)
+        *out_len = n;
+    return s;
+}
