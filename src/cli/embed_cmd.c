@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "dataset/predict2.h"
 #include "models/models.h"
 #include "nn/device.h"
 #include "nn/t5_text.h"
@@ -283,13 +284,12 @@ static int clip_write(const clip *c, const embed_opts *o, const char *out_dir, c
     }
     for (size_t i = 0; !rc && p2_dir && i < c->nw; i++) {
         const window *w = &c->w[i];
-        char *stem = vc_asprintf("%s_%lld_%lld", c->uuid, w->start, w->end);
-        char *video = vc_asprintf("%s/videos/%s.mp4", p2_dir, stem);
+        char *video = vc_p2_path(o->input, VC_P2_VIDEO, c->uuid, w->start, w->end);
         if (vc_fs_exists(video)) {
             vc_buf one = { 0 };
             vc_pickle_f16_array_list(&one, &arr[i], 1);
-            char *tp = vc_asprintf("%s/t5_xxl/%s.pickle", p2_dir, stem);
-            char *mp = vc_asprintf("%s/metas/%s.txt", p2_dir, stem);
+            char *tp = vc_p2_path(o->input, VC_P2_T5, c->uuid, w->start, w->end);
+            char *mp = vc_p2_path(o->input, VC_P2_META, c->uuid, w->start, w->end);
             rc = write_file(tp, one.data, one.len);
             if (!rc)
                 rc = write_file(mp, w->caption, strlen(w->caption));
@@ -300,7 +300,6 @@ static int clip_write(const clip *c, const embed_opts *o, const char *out_dir, c
             vc_buf_free(&one);
         }
         free(video);
-        free(stem);
     }
     free(arr);
     return rc;
@@ -331,7 +330,7 @@ static int run(const embed_opts *o)
     char err[1024];
     char *metas_dir = vc_asprintf("%s/metas/%s", o->input, o->version);
     char *out_dir = vc_asprintf("%s/t5_xxl/%s/%s", o->input, o->version, o->algo);
-    char *p2_dir = o->predict2 ? vc_asprintf("%s/cosmos_predict2_video2world_dataset", o->input) : NULL;
+    char *p2_dir = o->predict2 ? vc_p2_dir(o->input) : NULL;
     char *caption_key = vc_asprintf("%s_caption", o->algo);
     char *folder = NULL, *ckpt = NULL;
     vc_strlist files = { 0 };

@@ -24,7 +24,7 @@ enum {
     O_PRESET, O_CHUNK, O_NO_UPLOAD, O_DRY, O_PREVIEWS, O_VERBOSE, O_THREADS, O_VIDEO_WORKERS,
     O_ENCODERS, O_DEC_THREADS, O_WEIGHTS, O_PROGRESS, O_NO_PROGRESS, O_NO_CAPTIONS, O_NO_EMBED,
     O_DEVICE, O_NN_PREC, O_TNET_WEIGHTS, O_TNET_COMPAT, O_PREDICTIONS, O_HELP, O_NOT_YET,
-    O_IN_PROFILE, O_OUT_PROFILE,
+    O_IN_PROFILE, O_OUT_PROFILE, O_P2, O_T5_BATCH, O_T5_TF32,
     O_CAPTIONS, O_CAP_ALGO, O_CAP_ENDPOINT, O_CAP_MODEL, O_CAP_KEY_ENV, O_CAP_KEY_FILE, O_CAP_KEY_REFUSED,
     O_CAP_SERVER, O_CAP_FRAMES, O_CAP_WINDOW, O_CAP_REMAINDER, O_CAP_FPS, O_CAP_VARIANT, O_CAP_TEXT,
     O_CAP_MAX_TOKENS, O_CAP_TEMP, O_CAP_TOP_P, O_CAP_TOP_K, O_CAP_REP, O_CAP_PRES, O_CAP_FREQ, O_CAP_MIN_P,
@@ -121,7 +121,9 @@ static const struct option long_opts[] = {
     { "enhance-captions-endpoint", required_argument, 0, O_ENH_ENDPOINT },
     { "enhance-captions-openai-model", required_argument, 0, O_ENH_MODEL },
     /* Cosmos Curator flags whose features are not built yet: refused, never ignored. */
-    { "generate-cosmos-predict-dataset", required_argument, 0, O_NOT_YET },
+    { "generate-cosmos-predict-dataset", required_argument, 0, O_P2 },
+    { "t5-batch-size", required_argument, 0, O_T5_BATCH },
+    { "t5-tf32", no_argument, 0, O_T5_TF32 },
     { "embedding-algorithm", required_argument, 0, O_NOT_YET },
     { "motion-filter", required_argument, 0, O_NOT_YET },
     { "aesthetic-threshold", required_argument, 0, O_NOT_YET },
@@ -137,8 +139,6 @@ static const struct option long_opts[] = {
 
 static const char *not_yet_reason(const char *flag)
 {
-    if (!strcmp(flag, "generate-cosmos-predict-dataset"))
-        return "the Cosmos Predict 2 dataset needs T5 embeddings, not built yet";
     if (!strcmp(flag, "embedding-algorithm"))
         return "clip embeddings are not built yet; embeddings are off in this version";
     if (!strcmp(flag, "motion-filter") || !strcmp(flag, "aesthetic-threshold"))
@@ -167,6 +167,14 @@ static const char split_help[] =
 "  --generate-previews             animated WebP per caption window: previews/{uuid}/{s}_{e}.webp\n"
 "  --model-weights-path DIR        model folder in Hugging Face layout (default $VCURATE_MODEL_DIR\n"
 "                                  or ~/.cache/vcurate/models)\n"
+"  --generate-cosmos-predict-dataset predict2  also write the Cosmos Predict 2 Video2World\n"
+"                                  post-training set: cosmos_predict2_video2world_dataset/\n"
+"                                  {videos,metas,t5_xxl}/{uuid}_{start}_{end}.{mp4,txt,pickle} per\n"
+"                                  caption window (needs captions and the T5 encoder google-t5/t5-11b\n"
+"                                  under --model-weights-path: vcurate models download --models t5_xxl\n"
+"                                  --encoder-only); Predict 2 needs > 93 frames per window\n"
+"  --t5-batch-size N               captions per T5 forward pass (16)\n"
+"  --t5-tf32                       GPU: TF32 tensor cores for T5's matrix products (faster, ~1e-3)\n"
 "\n"
 "Splitting:\n"
 "  --splitting-algorithm A         transnetv2 (default; needs weights) | fixed-stride | content | adaptive\n"
@@ -472,6 +480,16 @@ static int apply(int c, const char *name, const char *arg, vc_split_config *cfg,
     case O_ENH_MAX_TOKENS: if (!(rc = integer(name, arg, INT32_MIN, INT32_MAX, &i))) cfg->caption.enhance_max_tokens = i < 0 ? -1 : i; break;
     case O_ENH_ENDPOINT: cfg->caption.enhance_endpoint = arg; break;
     case O_ENH_MODEL: cfg->caption.enhance_model = arg; break;
+    case O_P2:
+        if (!strcmp(arg, "predict2"))
+            cfg->predict2 = true;
+        else if (!strcmp(arg, "disable"))
+            cfg->predict2 = false;
+        else
+            rc = bad(name, arg, "expected predict2 (or disable)");
+        break;
+    case O_T5_BATCH: if (!(rc = integer(name, arg, 1, 4096, &i))) cfg->t5_batch = (int)i; break;
+    case O_T5_TF32: cfg->t5_tf32 = true; break;
     case O_HELP:
         fputs(detect ? detect_help : split_help, stdout);
         return VC_OPTS_EXIT_OK;
@@ -599,6 +617,15 @@ static int validate(vc_split_config *cfg, bool detect)
     /* Output nested in input would feed our own clips back as inputs. */
     if (nested_paths(cfg->input_video_path, cfg->output_clip_path)) {
         fprintf(stderr, "vcurate: --output-clip-path must not be inside --input-video-path (or contain it)\n");
+        return VC_OPTS_USAGE;
+    }
+    if (cfg->predict2 && cfg->dry_run) {
+        fprintf(stderr, "vcurate: --generate-cosmos-predict-dataset predict2 writes window videos: not with --dry-run\n");
+        return VC_OPTS_USAGE;
+    }
+    if (cfg->predict2 && !cfg->caption.enabled) {
+        fprintf(stderr, "vcurate: --generate-cosmos-predict-dataset predict2 needs captions: drop "
+                "--no-generate-captions and give --captioning-endpoint\n");
         return VC_OPTS_USAGE;
     }
     if (cfg->dry_run)

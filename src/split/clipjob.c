@@ -59,6 +59,9 @@ static vc_clip_writer *open_writer(vc_clip_pool *p, const AVFrame *f, char *err,
         .sample_aspect_ratio = f->sample_aspect_ratio,
         .audio = as ? as->codecpar : NULL,
         .audio_time_base = as ? as->time_base : (AVRational){ 1, 1 },
+        /* predict2: caption windows start at multiples of the window size;
+         * an IDR there lets write cut each window's mp4 by stream copy */
+        .key_interval = cfg->predict2 ? cfg->caption.window_size : 0,
     };
     return vc_clip_writer_open(&wc, err, errlen);
 }

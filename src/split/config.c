@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "models/models.h"
+#include "nn/t5_text.h"
 #include "nn/transnetv2.h"
 #include "storage/fs.h"
 #include "util/common.h"
@@ -35,6 +36,7 @@ void vc_split_config_default(vc_split_config *c)
         .gradual = true,
         .device = "auto",
         .nn_precision = "exact",
+        .t5_batch = 16,
     };
     vc_caption_config_default(&c->caption);
 }
@@ -82,8 +84,55 @@ void vc_clip_rules_for(const vc_split_config *c, double fps, vc_clip_rules *r)
     r->truncate = c->max_length_truncate;
 }
 
+/* The T5 encoder for the predict2 dataset: files checked as downloaded
+ * (failing now, with the command that fixes it, not after the first clips
+ * were captioned), then opened on the --device. */
+static int load_t5(vc_split_config *c)
+{
+    char err[1024];
+    vc_nn_device dev;
+    if (vc_nn_device_parse(c->device, &dev, err, sizeof err) < 0) {
+        vc_error("--device %s: %s", c->device, err);
+        return -1;
+    }
+    if (dev.kind == VC_DEV_CUDA && !vc_t5_has_cuda()) {
+        vc_error("--device %s: this build has no CUDA T5 encoder (built without nvcc); use --device cpu", c->device);
+        return -1;
+    }
+    if (dev.kind == VC_DEV_AUTO && vc_t5_has_cuda())
+        dev = vc_nn_device_resolve(dev);
+    static const char *const ids[] = { "t5_xxl", NULL };
+    char *ckpt = NULL;
+    const vc_model_def *m = vc_models_find("t5_xxl");
+    if (!m || vc_models_check(c->model_weights_path, ids, err, sizeof err) < 0 ||
+        !(ckpt = vc_models_checkpoint_path(c->model_weights_path, "t5_xxl", err, sizeof err))) {
+        vc_error("--generate-cosmos-predict-dataset predict2 needs the T5 encoder: %s", m ? err : "no t5_xxl model");
+        return -1;
+    }
+    char *dir = vc_models_repo_dir(c->model_weights_path, m);
+    vc_t5_opts to = { .checkpoint = ckpt, .threads = c->threads, .cuda = dev.kind == VC_DEV_CUDA,
+                      .cuda_device = dev.index, .tf32 = c->t5_tf32 };
+    double t0 = vc_now();
+    c->t5_model = vc_xcalloc(1, sizeof(*c->t5_model));
+    int rc = vc_t5_text_open(c->t5_model, dir, &to, err, sizeof err);
+    if (rc < 0) {
+        vc_error("T5 encoder (%s): %s", dir, err);
+        free(c->t5_model);
+        c->t5_model = NULL;
+    } else {
+        vc_info("T5 encoder from %s (%d layers, d_model %d) on %s, opened in %.1f s",
+                vc_t5_checkpoint_path(c->t5_model->model), vc_t5_config_of(c->t5_model->model)->num_layers,
+                vc_t5_config_of(c->t5_model->model)->d_model, to.cuda ? "the GPU" : "the CPU", vc_now() - t0);
+    }
+    free(dir);
+    free(ckpt);
+    return rc < 0 ? -1 : 0;
+}
+
 int vc_split_load_models(vc_split_config *c)
 {
+    if (c->predict2 && !c->t5_model && load_t5(c) < 0)
+        return -1;
     if (c->algo != VC_SPLIT_TRANSNETV2 || c->tnet_model)
         return 0;
     char err[512];
@@ -135,4 +184,9 @@ void vc_split_free_models(vc_split_config *c)
 {
     vc_tnet_free(c->tnet_model);
     c->tnet_model = NULL;
+    if (c->t5_model) {
+        vc_t5_text_close(c->t5_model);
+        free(c->t5_model);
+        c->t5_model = NULL;
+    }
 }

@@ -63,6 +63,13 @@ typedef struct vc_split_config {
     /* captioning (on by default, as in Cosmos Curator) */
     vc_caption_config caption;
 
+    /* --generate-cosmos-predict-dataset predict2: per caption window an mp4,
+     * its caption and the caption's T5 embedding (dataset/predict2.h) */
+    bool predict2;
+    int t5_batch;                /* captions per T5 forward pass (16, as Cosmos) */
+    bool t5_tf32;                /* --t5-tf32: GPU TF32 matrix products */
+    struct vc_t5_text *t5_model; /* loaded at start-up by vc_split_load_models */
+
     /* engine */
     int threads;                 /* CPU budget, 0 = all cores */
     int video_workers;           /* videos decoded at once */
@@ -86,7 +93,7 @@ void vc_clip_rules_for(const vc_split_config *c, double fps, vc_clip_rules *r);
 /* Detector parameters for the shot-based algorithm chosen. */
 void vc_split_detect_params(const vc_split_config *c, vc_detect_params *p);
 
-/* Loads the models the configuration needs (TransNetV2), once, before any
+/* Loads the models the configuration needs (TransNetV2, T5 for predict2), once, before any
  * video is read; 0, or -1 after printing what is missing and how to get it. */
 int vc_split_load_models(vc_split_config *c);
 void vc_split_free_models(vc_split_config *c);

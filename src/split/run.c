@@ -92,6 +92,7 @@ void vc_cap_results_free(vc_cap_window_result *r, int n)
         free(r[i].caption);
         free(r[i].enhanced);
         free(r[i].error);
+        free(r[i].t5);
     }
     free(r);
 }

@@ -30,6 +30,9 @@ typedef struct vc_split_run {
     vc_split_stats stats;
     double t_start;
     struct vc_caption_stage *cap;   /* captioning state, NULL when captions are off */
+    struct vc_t5_stage *t5;         /* predict2 embeddings, NULL when off */
+    atomic_int p2_short_warned;     /* predict2: the short-clip warning was printed */
+    atomic_llong p2_windows;        /* predict2: windows written */
 } vc_split_run;
 
 /* One caption window's outcome (cosmos-curate.md §2.8: caption_status). */
@@ -40,6 +43,9 @@ typedef struct vc_cap_window_result {
     char *enhanced;                 /* --enhance-captions */
     int64_t prompt_tokens, output_tokens;
     char *error;                    /* error: why */
+    uint16_t *t5;                   /* predict2: float16 [t5_rows][t5_cols], the caption's T5 */
+    int t5_rows, t5_cols;
+    bool p2_done;                   /* predict2: its three files exist already (a rerun) */
 } vc_cap_window_result;
 
 /* A clip's bookkeeping kept until its video is finalized (not its bytes). */

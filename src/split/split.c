@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "split/progress.h"
+#include "dataset/predict2.h"
 #include "dataset/records.h"
 #include "dataset/resume.h"
 #include "dataset/summary.h"
@@ -16,6 +17,7 @@
 #include "split/stage_caption.h"
 #include "split/stage_cut.h"
 #include "split/stage_probe.h"
+#include "split/stage_t5.h"
 #include "split/stage_write.h"
 #include "storage/fs.h"
 #include "util/common.h"
@@ -80,6 +82,10 @@ static void build_pipeline(vc_pipeline *p, vc_split_run *run)
         /* Workers only queue requests; a spare one keeps clips of the next
          * video flowing while another waits for a video's last captions. */
         vc_pipeline_add(p, &vc_stage_caption, run, workers + 2, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
+    if (run->t5)
+        /* One worker: it batches captions across clips; the queue in front
+         * lets captioning run ahead while a batch is encoded. */
+        vc_pipeline_add(p, &vc_stage_t5, run, 1, (size_t)(4 * workers * VC_MAX(1, cfg->encoders_per_video)));
     /* On S3 each small object is a request of a few ms: more writers keep
      * many metas and markers in flight at once. */
     int writers = strncmp(cfg->output_clip_path, "s3://", 5) == 0 ? 8 : 2;
@@ -142,6 +148,8 @@ int vc_split_main(const vc_split_config *user_cfg)
     atomic_store(&run.stats.videos_total, (long long)sel.to_process.len);
     if (cfg->caption.enabled && !cfg->dry_run)
         run.cap = vc_caption_stage_new(&run);
+    if (cfg->predict2 && run.cap && cfg->t5_model)
+        run.t5 = vc_t5_stage_new(&run);
     vc_pipeline *p = vc_pipeline_new();
     build_pipeline(p, &run);
     vc_cancel_set_callback(cancel_pipeline, p);
@@ -159,6 +167,10 @@ int vc_split_main(const vc_split_config *user_cfg)
     vc_progress_stop(prog);
     vc_caption_stage_free(run.cap);
     vc_pipeline_free(p);
+    vc_t5_stage_free(run.t5);
+    if (cfg->predict2)
+        vc_info("predict2: %lld windows written under %s/" VC_P2_DIR, (long long)atomic_load(&run.p2_windows),
+                cfg->output_clip_path);
 
     double minutes = (vc_now() - run.t_start) / 60.0;
     vc_summary_input si = {

@@ -13,13 +13,16 @@
 #include "dataset/clipmeta.h"
 #include "caption/client.h"
 #include "caption/sampling.h"
+#include "dataset/predict2.h"
 #include "dataset/pyjson.h"
 #include "dataset/records.h"
+#include "shard/pickle.h"
 #include "split/preview_windows.h"
 #include "split/run.h"
 #include "storage/fs.h"
 #include "util/common.h"
 #include "util/log.h"
+#include "video/mp4cut.h"
 
 static void write_previews(const vc_split_config *cfg, const vc_split_item *it)
 {
@@ -103,6 +106,75 @@ static json_t *clip_meta(const vc_split_config *cfg, const vc_split_item *it, co
     return meta;
 }
 
+static void p2_write(vc_split_run *run, const char *path, const void *data, size_t len)
+{
+    int rc = vc_fs_write_atomic_noclobber(path, data, len);
+    if (rc < 0)
+        vc_error("%s: cannot write: %s", path, strerror(-rc));
+    else
+        atomic_fetch_add(&run->stats.bytes_written, (long long)len);
+}
+
+/* --generate-cosmos-predict-dataset predict2: per captioned window with an
+ * embedding, videos/ (the clip itself when it is the only window, as Cosmos
+ * Curator does; else the window's packets, cut by stream copy at the IDRs
+ * the clip encoder put at window starts), metas/ (the caption) and t5_xxl/
+ * (pickle of [float16 [L,1024]]). Existing files are kept. */
+static void write_predict2(vc_split_run *run, vc_split_item *it)
+{
+    const vc_split_config *cfg = run->cfg;
+    const vc_clip *c = &it->clip;
+    if (!c->mp4 || !it->cap)
+        return;
+    int n = 0;
+    int64_t(*win)[2] = vc_xcalloc((size_t)(it->ncap ? it->ncap : 1), sizeof(*win));
+    int *idx = vc_xcalloc((size_t)(it->ncap ? it->ncap : 1), sizeof(*idx));
+    for (int i = 0; i < it->ncap; i++)
+        if (it->cap[i].t5) {
+            win[n][0] = it->cap[i].start;
+            win[n][1] = it->cap[i].end;
+            idx[n++] = i;
+        }
+    uint8_t **mp4 = vc_xcalloc((size_t)(n ? n : 1), sizeof(*mp4));
+    size_t *lens = vc_xcalloc((size_t)(n ? n : 1), sizeof(*lens));
+    char err[512] = "";
+    bool whole = it->ncap == 1;
+    if (n > 0 && !whole && vc_mp4_cut_frames(c->mp4, c->mp4_len, (const int64_t(*)[2])win, n, mp4, lens, err,
+                                             sizeof err) < 0) {
+        vc_split_video_fail(it->video, "predict2", "clip %s: window videos: %s", c->uuid, err);
+        n = 0;
+    }
+    for (int k = 0; k < n; k++) {
+        const vc_cap_window_result *r = &it->cap[idx[k]];
+        if (r->end - r->start + 1 < VC_P2_MIN_FRAMES && !atomic_exchange(&run->p2_short_warned, 1))
+            vc_warn("predict2: clip %s window %lld_%lld has %lld frames; Cosmos Predict 2's dataloader needs "
+                    "more than %d (%d+1) frames per video and will fail on shorter ones: raise "
+                    "--transnetv2-min-length-frames (Cosmos Curator's guide uses 120). Warned once.",
+                    c->uuid, (long long)r->start, (long long)r->end, (long long)(r->end - r->start + 1),
+                    VC_P2_NUM_FRAMES, VC_P2_NUM_FRAMES);
+        char *vp = vc_p2_path(cfg->output_clip_path, VC_P2_VIDEO, c->uuid, r->start, r->end);
+        char *mp = vc_p2_path(cfg->output_clip_path, VC_P2_META, c->uuid, r->start, r->end);
+        char *tp = vc_p2_path(cfg->output_clip_path, VC_P2_T5, c->uuid, r->start, r->end);
+        p2_write(run, vp, whole ? c->mp4 : mp4[k], whole ? c->mp4_len : lens[k]);
+        p2_write(run, mp, r->caption, strlen(r->caption));
+        vc_pickle_f16_array arr = { r->t5, r->t5_rows, r->t5_cols };
+        vc_buf pk = { 0 };
+        vc_pickle_f16_array_list(&pk, &arr, 1);
+        p2_write(run, tp, pk.data, pk.len);   /* last: the dataloader goes by videos/ + t5_xxl/ */
+        vc_buf_free(&pk);
+        free(vp);
+        free(mp);
+        free(tp);
+        atomic_fetch_add(&run->p2_windows, 1);
+    }
+    for (int k = 0; k < n; k++)
+        free(mp4[k]);
+    free(mp4);
+    free(lens);
+    free(idx);
+    free(win);
+}
+
 static void add_note(vc_split_video *sv, const vc_split_item *it, const vc_chunk_stats *st)
 {
     const vc_clip *c = &it->clip;
@@ -163,6 +235,8 @@ static void write_clip(vc_split_run *run, vc_split_item *it)
         else
             vc_write_clip_meta(cfg->output_clip_path, c->uuid, meta);
         write_previews(cfg, it);
+        if (cfg->predict2)
+            write_predict2(run, it);
     }
     vc_chunk_stats st = { 0 };
     vc_chunk_stats_add_clip(&st, c, false, meta, false, it->npreviews > 0);

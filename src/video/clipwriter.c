@@ -43,6 +43,8 @@ struct vc_clip_writer {
 
     int64_t last_pts;
     bool have_pts;
+    int64_t key_interval;
+    int64_t frames_in;
     int64_t frames_out;
     int failed;                /* first error, sticky */
     char err[512];
@@ -113,6 +115,7 @@ static vc_h264_enc *open_encoder(const vc_clip_writer_cfg *cfg, int w, int h, ch
         .threads = cfg->threads,
         .gop = VC_CLIP_GOP,
         .x264_preset = cfg->x264_preset ? cfg->x264_preset : VC_X264_DEFAULT_PRESET,
+        .forced_idr = cfg->key_interval > 0,
     };
     switch (cfg->encoder) {
     case VC_ENC_OPENH264: return vc_h264_openh264_open(&p, err, errlen);
@@ -231,6 +234,7 @@ vc_clip_writer *vc_clip_writer_open(const vc_clip_writer_cfg *cfg, char *err, si
     w->enc_h = cfg->height & ~1;
     w->time_base = cfg->time_base;
     w->audio_tb = cfg->audio_time_base;
+    w->key_interval = cfg->key_interval > 0 ? cfg->key_interval : 0;
     w->frame_duration = VC_MAX(1, av_rescale_q(1, av_inv_q(cfg->frame_rate), cfg->time_base));
     w->sws_src_fmt = AV_PIX_FMT_NONE;
     w->yuv = av_frame_alloc();
@@ -352,13 +356,15 @@ int vc_clip_writer_video(vc_clip_writer *w, const AVFrame *frame, int64_t pts)
     if (ret < 0)
         return ret;
     in->pts = pts;
-    in->pict_type = AV_PICTURE_TYPE_NONE;
+    in->pict_type = w->key_interval && w->frames_in > 0 && w->frames_in % w->key_interval == 0
+                  ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
     ret = w->enc->send(w->enc, in);
     av_frame_unref(w->shallow);
     if (ret < 0)
         return fail(w, ret, "%s", w->enc->err);
     w->last_pts = pts;
     w->have_pts = true;
+    w->frames_in++;
     return drain_encoder(w);
 }
 

@@ -50,6 +50,10 @@ typedef struct vc_clip_writer_cfg {
     const char *x264_preset;         /* NULL = VC_X264_DEFAULT_PRESET */
     const AVCodecParameters *audio;  /* NULL: no audio track */
     AVRational audio_time_base;      /* of the audio packets' pts/dts */
+    /* > 0: also an IDR at every multiple of this many frames (the predict2
+     * caption windows), so a window is a closed run of packets that can be
+     * cut out by stream copy (vc_mp4_cut_frames). 0: only the GOP's IDRs. */
+    int64_t key_interval;
 } vc_clip_writer_cfg;
 
 typedef struct vc_clip_writer vc_clip_writer;

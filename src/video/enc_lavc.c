@@ -108,6 +108,9 @@ vc_h264_enc *vc_h264_lavc_open(const char *codec_name, const vc_h264_params *p,
         ret = av_opt_set(c->priv_data, "preset", p->x264_preset ? p->x264_preset : "veryfast", 0);
     else if (strcmp(codec_name, "h264_nvenc") == 0)
         ret = set_nvenc_options(c);
+    /* pict_type I on a frame gives an IDR, not an open-GOP I frame. */
+    if (ret >= 0 && p->forced_idr)
+        ret = av_opt_set(c->priv_data, "forced-idr", "1", 0);
     if (ret < 0) {
         snprintf(err, errlen, "%s: invalid option (preset \"%s\"?)", codec_name,
                  p->x264_preset ? p->x264_preset : "");

@@ -107,6 +107,9 @@ static int oh264_send(vc_h264_enc *base, const AVFrame *frame)
         pic.iStride[i] = frame->linesize[i];
         pic.pData[i] = frame->data[i];
     }
+    /* A forced keyframe (window starts of the predict2 dataset) is an IDR. */
+    if (frame->pict_type == AV_PICTURE_TYPE_I)
+        (*s->enc)->ForceIntraFrame(s->enc, true);
     SFrameBSInfo bs;
     memset(&bs, 0, sizeof(bs));
     int rv = (*s->enc)->EncodeFrame(s->enc, &pic, &bs);

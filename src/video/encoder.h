@@ -18,6 +18,7 @@ typedef struct vc_h264_params {
     int threads;                /* 0 = let the library choose */
     int gop;                    /* keyframe interval in frames, 0 = only the first */
     const char *x264_preset;    /* libx264 only */
+    bool forced_idr;            /* frames sent with pict_type I become IDRs (closed GOP) */
 } vc_h264_params;
 
 typedef struct vc_h264_enc vc_h264_enc;
@@ -26,6 +27,7 @@ struct vc_h264_enc {
     uint8_t *extradata;
     int extradata_size;
     /* frame: yuv420p of params width x height, pts in params time_base;
+     * pict_type AV_PICTURE_TYPE_I forces an IDR there (every encoder);
      * NULL flushes. Returns 0 or a negative AVERROR (message in err). */
     int (*send)(vc_h264_enc *e, const AVFrame *frame);
     /* 0 with a packet (Annex-B, pts/dts in params time_base), AVERROR(EAGAIN)

@@ -147,6 +147,16 @@ void vc_memio_detach(AVFormatContext *oc)
     oc->pb = NULL;
 }
 
+AVIOContext *vc_memio_reader(vc_memfile *mf)
+{
+    return memio_open(mf, 0);
+}
+
+void vc_memio_close_reader(AVIOContext *pb)
+{
+    memio_close(pb);
+}
+
 uint8_t *vc_memfile_take(vc_memfile *mf, size_t *len)
 {
     uint8_t *p = mf->data;

@@ -22,6 +22,12 @@ int vc_memio_attach(AVFormatContext *oc, vc_memfile *mf);
 /* Free the AVIOContext set by vc_memio_attach (after av_write_trailer). */
 void vc_memio_detach(AVFormatContext *oc);
 
+/* A read-only, seekable AVIOContext over mf's bytes (not copied: mf and its
+ * data must outlive it), for demuxing an mp4 held in memory; close it with
+ * vc_memio_close_reader. NULL when out of memory. */
+AVIOContext *vc_memio_reader(vc_memfile *mf);
+void vc_memio_close_reader(AVIOContext *pb);
+
 /* Take the bytes (caller frees with free()) and reset `mf`. */
 uint8_t *vc_memfile_take(vc_memfile *mf, size_t *len);
 void vc_memfile_free(vc_memfile *mf);
