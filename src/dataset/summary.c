@@ -210,7 +210,8 @@ static json_t *video_entry(const vc_summary_input *in, const char *rel, json_t *
     bool exists = vc_fs_exists(path);
     json_t *rec = exists ? load_record(path) : NULL;
     if (!exists && in->limit == 0)
-        vc_error("video process-record %s not found ???", rel);
+        vc_warn("%s has no processed record (it failed or was interrupted: see video_errors/; "
+                "a rerun retries it)", rel);
     free(path);
     if (!rec) {
         json_object_set_new(e, "processed", json_false());
