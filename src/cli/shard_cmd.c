@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/device.h"
 #include "shard/shard.h"
 #include "storage/s3.h"
 #include "util/log.h"
@@ -35,7 +36,23 @@ static const char usage[] =
 "  --captioning-algorithm A     caption field \"A_caption\" of each window, for the\n"
 "                               T5 embeddings; must match what split used\n"
 "                               (default: qwen). If windows carry other captions\n"
-"                               but none under A, shard stops with an error.\n"
+"                               but none under A, shard stops with an error.\n""  --t5-embeddings M            where the t5_xxl members come from (default: auto):\n"
+"                               auto   INPUT/t5_xxl/VERSION/A/UUID.pickle as written\n"
+"                                      by `vcurate embed`, when its UUID.json still\n"
+"                                      matches the clip's captions; the other\n"
+"                                      captioned clips are embedded here with the T5\n"
+"                                      encoder, or shard stops at start-up naming\n"
+"                                      them and the fix when its weights are absent\n"
+"                               files  embed's pickles only (never loads the encoder)\n"
+"                               empty  an empty list for every clip (no T5)\n"
+"                               Clips without captions always get the empty list.\n"
+"  --model-weights-path DIR     T5 weights for embedding here: DIR/google-t5/t5-11b/\n"
+"                               (vcurate models download --models t5_xxl\n"
+"                               --encoder-only), or DIR itself when it holds\n"
+"                               config.json (default: $VCURATE_MODEL_DIR or\n"
+"                               ~/.cache/vcurate/models)\n"
+"  --device D                   T5 encoder: auto (a GPU when there is one), cpu,\n"
+"                               cuda, cuda:N (default: auto)\n"
 "  --max-tars-per-part N        tars per part_NNNNNN directory (default: 100)\n"
 "  --target-tar-size-mb N       tar budget in MiB of clip bytes: a tar is closed\n"
 "                               before a clip would take it past N (a larger clip\n"
@@ -53,7 +70,7 @@ static const char usage[] =
 "\n"
 "accepted for compatibility, no effect here:\n"
 "  --execution-mode M,\n"
-"  --limit N (shard ignores it, as Cosmos does), --model-weights-path P,\n"
+"  --limit N (shard ignores it, as Cosmos does),\n"
 "  --perf-profile, --no-perf-profile (no performance_stats file is written)\n"
 "S3: both paths may be s3://bucket/prefix (credentials as the AWS CLI: AWS_*\n"
 "  variables, ~/.aws/credentials and ~/.aws/config; see README \"S3\"):\n"
@@ -76,7 +93,7 @@ enum {
     OPT_INPUT = 1000, OPT_OUTPUT, OPT_VERSION, OPT_ALGO, OPT_MAX_TARS, OPT_TARGET_MB,
     OPT_MIN_CLIPS, OPT_DROP, OPT_NO_DROP, OPT_SHORT, OPT_NO_SHORT, OPT_THREADS, OPT_VERBOSE,
     OPT_IGNORED_ARG, OPT_IGNORED_FLAG, OPT_EXEC_MODE, OPT_LIMIT, OPT_DEDUP, OPT_PROFILE,
-    OPT_IN_PROFILE, OPT_OUT_PROFILE,
+    OPT_IN_PROFILE, OPT_OUT_PROFILE, OPT_T5, OPT_WEIGHTS, OPT_DEVICE,
 };
 
 static const char *in_profile, *out_profile;
@@ -98,7 +115,9 @@ static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
     { "input-s3-profile-name", required_argument, NULL, OPT_IN_PROFILE },
     { "output-s3-profile-name", required_argument, NULL, OPT_OUT_PROFILE },
-    { "model-weights-path", required_argument, NULL, OPT_IGNORED_ARG },
+    { "model-weights-path", required_argument, NULL, OPT_WEIGHTS },
+    { "device", required_argument, NULL, OPT_DEVICE },
+    { "t5-embeddings", required_argument, NULL, OPT_T5 },
     { "execution-mode", required_argument, NULL, OPT_EXEC_MODE },
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "perf-profile", no_argument, NULL, OPT_IGNORED_FLAG },
@@ -208,6 +227,23 @@ static int parse_option(int opt, const char *arg, vc_shard_opts *o, bool *verbos
     case OPT_NO_SHORT: o->short_clip_bin = false; return 0;
     case OPT_VERBOSE: *verbose = true; return 0;
     case OPT_IGNORED_ARG: case OPT_IGNORED_FLAG: return 0;
+    case OPT_WEIGHTS: o->model_weights_path = arg; return 0;
+    case OPT_DEVICE: {
+        char err[256];
+        if (vc_nn_device_parse(arg, &o->device, err, sizeof err))
+            return usage_error("--device: %s", err);
+        return 0;
+    }
+    case OPT_T5:
+        if (!strcmp(arg, "auto"))
+            o->t5_mode = VC_SHARD_T5_AUTO;
+        else if (!strcmp(arg, "files"))
+            o->t5_mode = VC_SHARD_T5_FILES;
+        else if (!strcmp(arg, "empty"))
+            o->t5_mode = VC_SHARD_T5_NONE;
+        else
+            return usage_error("--t5-embeddings '%s': choose auto, files or empty", arg);
+        return 0;
     case OPT_IN_PROFILE: in_profile = arg; return 0;
     case OPT_OUT_PROFILE: out_profile = arg; return 0;
     case OPT_EXEC_MODE:

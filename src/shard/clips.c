@@ -9,6 +9,7 @@
 
 #include "shard/parallel.h"
 #include "shard/pyload.h"
+#include "shard/t5src.h"
 #include "storage/fs.h"
 #include "storage/s3.h"
 #include "util/log.h"
@@ -249,6 +250,7 @@ typedef struct load_ctx {
     vc_shard_cliplist *l;
     const char *input;
     char *caption_key;
+    const vc_shard_t5 *t5;
 } load_ctx;
 
 static void load_one(size_t i, void *opaque)
@@ -275,13 +277,15 @@ static void load_one(size_t i, void *opaque)
         return;
     }
     fill_from_metadata(c, m, ctx->input, ctx->caption_key);
+    if (ctx->t5)
+        vc_shard_t5_classify(ctx->t5, c, m);
     json_decref(m);
 }
 
 void vc_shard_load_clips(vc_shard_cliplist *l, const char *input, const char *caption_algo,
-                         int threads)
+                         const struct vc_shard_t5 *t5, int threads)
 {
-    load_ctx ctx = { l, input, vc_asprintf("%s_caption", caption_algo) };
+    load_ctx ctx = { l, input, vc_asprintf("%s_caption", caption_algo), t5 };
     vc_shard_parallel_for(l->len, threads, load_one, &ctx);
     free(ctx.caption_key);
 }

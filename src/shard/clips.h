@@ -24,6 +24,9 @@ typedef struct vc_shard_clip {
     int windows_captioned; /* windows holding "{algo}_caption" */
     vc_strlist other_captions; /* other "*_caption" keys seen in its windows */
     uint64_t metas_hash;   /* of the metadata bytes (rerun fingerprint) */
+    int t5_src;            /* VC_SHARD_T5_* (shard/t5src.h) */
+    int t5_windows;        /* windows with a string "{algo}_caption" */
+    int64_t t5_bytes;      /* size of its t5_xxl member */
     const char *left_out;  /* NULL, or why the clip is not sharded */
     char *detail;          /* human detail for left_out */
     int bin;               /* plan bin index, -1 when none */
@@ -49,9 +52,11 @@ int vc_shard_list_clips(const char *input, const char *version, vc_shard_cliplis
                         char **err);
 
 /* Read every clip's metadata (threads in parallel) and fill the fields;
- * clips that cannot be used get left_out/detail. */
+ * clips that cannot be used get left_out/detail. t5 (a const
+ * vc_shard_t5 *, shard/t5src.h) classifies each clip's t5_xxl source. */
+struct vc_shard_t5;
 void vc_shard_load_clips(vc_shard_cliplist *l, const char *input, const char *caption_algo,
-                         int threads);
+                         const struct vc_shard_t5 *t5, int threads);
 
 void vc_shard_cliplist_free(vc_shard_cliplist *l);
 

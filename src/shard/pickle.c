@@ -34,6 +34,8 @@ enum {
 typedef struct pickler {
     vc_buf *out;
     bool framing, in_frame;
+    bool size_only;      /* array payloads >= 64 KiB are counted, not copied */
+    size_t skipped;      /* bytes counted that way */
     size_t frame_start;
     long memo_next;
     /* Memo slots of the objects Python shares between arrays. */
@@ -173,7 +175,10 @@ static void save_bytes(pickler *p, const void *data, size_t n, long *slot)
         pk_commit_frame(p);
         p->framing = false;
         save_bytes_header(p, n);
-        pk_write(p, data, n);
+        if (p->size_only)
+            p->skipped += n;
+        else
+            pk_write(p, data, n);
         p->framing = true;
     } else {
         save_bytes_header(p, n);
@@ -231,6 +236,12 @@ static void save_f16_data(pickler *p, const vc_pickle_f16_array *a)
     size_t count = (size_t)(a->rows * a->cols);
     size_t n = count * 2;
     const union { uint16_t u; uint8_t b[2]; } probe = { .u = 1 };
+    if (p->size_only) {
+        /* same opcodes; a payload under 64 KiB lands in a frame (zeros) */
+        static const uint8_t zeros[FRAME_SIZE_TARGET];
+        save_bytes(p, n < FRAME_SIZE_TARGET ? zeros : NULL, n, NULL);
+        return;
+    }
     if (probe.b[0] == 1) {
         save_bytes(p, a->data, n, NULL);
         return;
@@ -275,10 +286,12 @@ static void save_array(pickler *p, const vc_pickle_f16_array *a)
     pk_op(p, OP_BUILD);
 }
 
-void vc_pickle_f16_array_list(vc_buf *out, const vc_pickle_f16_array *arrays, size_t n)
+static void pickle_list(vc_buf *out, const vc_pickle_f16_array *arrays, size_t n, bool size_only,
+                        size_t *skipped)
 {
-    pickler p = { .out = out, .m_reconstruct = NO_MEMO, .m_ndarray = NO_MEMO,
-                  .m_numpy_str = NO_MEMO, .m_b_bytes = NO_MEMO, .m_dtype = NO_MEMO };
+    pickler p = { .out = out, .size_only = size_only, .m_reconstruct = NO_MEMO,
+                  .m_ndarray = NO_MEMO, .m_numpy_str = NO_MEMO, .m_b_bytes = NO_MEMO,
+                  .m_dtype = NO_MEMO };
     const uint8_t proto[2] = { OP_PROTO, 4 };
     pk_write(&p, proto, sizeof(proto));
     p.framing = true;
@@ -298,4 +311,21 @@ void vc_pickle_f16_array_list(vc_buf *out, const vc_pickle_f16_array *arrays, si
     }
     pk_op(&p, OP_STOP);
     pk_commit_frame(&p);
+    if (skipped)
+        *skipped = p.skipped;
+}
+
+void vc_pickle_f16_array_list(vc_buf *out, const vc_pickle_f16_array *arrays, size_t n)
+{
+    pickle_list(out, arrays, n, false, NULL);
+}
+
+size_t vc_pickle_f16_array_list_size(const vc_pickle_f16_array *arrays, size_t n)
+{
+    vc_buf b = { 0 };
+    size_t skipped = 0;
+    pickle_list(&b, arrays, n, true, &skipped);
+    size_t len = b.len + skipped;
+    vc_buf_free(&b);
+    return len;
 }

@@ -23,4 +23,9 @@ typedef struct vc_pickle_f16_array {
  * pickle.dumps([]) = b'\x80\x04]\x94.'. */
 void vc_pickle_f16_array_list(vc_buf *out, const vc_pickle_f16_array *arrays, size_t n);
 
+/* The length vc_pickle_f16_array_list would append, from the shapes alone
+ * (data is not read and may be NULL): what a t5_xxl member will weigh
+ * before its embeddings are computed. */
+size_t vc_pickle_f16_array_list_size(const vc_pickle_f16_array *arrays, size_t n);
+
 #endif

@@ -86,7 +86,7 @@ static json_t *bins_json(const vc_shard_plan *plan)
 
 int vc_shard_write_summary(const char *out_root, const vc_shard_opts *o,
                            const vc_shard_cliplist *clips, const vc_shard_plan *plan,
-                           const vc_shard_pack_stats *stats)
+                           const vc_shard_t5 *t5, const vc_shard_pack_stats *stats)
 {
     json_t *counts = json_object();
     json_t *left = left_out_json(clips, counts);
@@ -108,7 +108,19 @@ int vc_shard_write_summary(const char *out_root, const vc_shard_opts *o,
     json_object_set_new(s, "total_video_bytes", json_integer(bytes));
     json_object_set_new(s, "num_clips_valid_false_missing_caption",
                         json_integer(stats->clips_caption_missing));
-    json_object_set_new(s, "t5_xxl", json_string("empty lists: T5 embeddings are not computed yet"));
+    /* where the packed clips' t5_xxl members come from (the plan, not what
+     * this run happened to write: a resumed run writes the same summary) */
+    vc_shard_t5_counts n;
+    vc_shard_t5_count(clips, &n);
+    json_t *t5j = json_object();
+    json_object_set_new(t5j, "mode", json_string(t5->mode == VC_SHARD_T5_NONE    ? "empty"
+                                                 : t5->mode == VC_SHARD_T5_FILES ? "files"
+                                                                                 : "auto"));
+    json_object_set_new(t5j, "embeddings_path", vc_pyjson_str(t5->dir));
+    json_object_set_new(t5j, "num_clips_from_embed", json_integer(n.file));
+    json_object_set_new(t5j, "num_clips_computed_by_shard", json_integer(n.missing + n.stale));
+    json_object_set_new(t5j, "num_clips_without_captions", json_integer(n.empty));
+    json_object_set_new(s, "t5_xxl", t5j);
     json_object_set_new(s, "bins", bins_json(plan));
     json_object_set_new(s, "left_out", left);
     char *path = vc_asprintf("%s/shard_summary.json", out_root);

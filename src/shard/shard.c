@@ -13,6 +13,7 @@
 #include "shard/plan.h"
 #include "shard/progress.h"
 #include "shard/report.h"
+#include "shard/t5src.h"
 #include "shard/wdinfo.h"
 #include "storage/fs.h"
 #include "storage/s3.h"
@@ -26,7 +27,8 @@ void vc_shard_opts_init(vc_shard_opts *o)
 {
     *o = (vc_shard_opts){ .annotation_version = "v0", .captioning_algorithm = "qwen",
                           .max_tars_per_part = 100, .target_tar_size_mb = 500,
-                          .min_clips_per_tar = 1 };
+                          .min_clips_per_tar = 1, .t5_mode = VC_SHARD_T5_AUTO,
+                          .device = { VC_DEV_AUTO, 0 } };
 }
 
 /* Windows carry captions, but none under the requested algorithm: Cosmos
@@ -98,6 +100,8 @@ static uint64_t plan_fingerprint(const vc_shard_opts *o, const vc_shard_cliplist
             h = fnv_str(h, c->mp4_path);
             h = fnv_i64(h, c->file_bytes);
             h = fnv_i64(h, (int64_t)c->metas_hash);
+            if (c->t5_src != VC_SHARD_T5_EMPTY) /* [] members: as before T5 existed */
+                h = fnv_i64(h, c->t5_bytes);
         }
     }
     return h;
@@ -163,7 +167,7 @@ static int64_t planned_bytes(const vc_shard_plan *plan)
 }
 
 static int pack_and_index(const vc_shard_opts *o, const char *out_root,
-                          vc_shard_cliplist *clips, vc_shard_plan *plan)
+                          vc_shard_cliplist *clips, vc_shard_plan *plan, vc_shard_t5 *t5)
 {
     vc_shard_progress prog;
     vc_shard_progress_start(&prog, (int64_t)plan->ntars, planned_bytes(plan), o->progress_tty);
@@ -172,7 +176,7 @@ static int pack_and_index(const vc_shard_opts *o, const char *out_root,
     int threads = o->threads;
     if (threads <= 0 && vc_s3_is_url(out_root))
         threads = 8; /* uploads wait on the network more than on the CPU */
-    int rc = vc_shard_pack(clips, plan, out_root, o->captioning_algorithm, threads,
+    int rc = vc_shard_pack(clips, plan, out_root, o->captioning_algorithm, t5, threads,
                            vc_shard_progress_update, &prog, &stats);
     vc_shard_progress_end(&prog);
     double el = vc_now() - t0;
@@ -181,6 +185,9 @@ static int pack_and_index(const vc_shard_opts *o, const char *out_root,
             (long long)stats.files_written, (long long)stats.files_kept,
             (double)stats.video_bytes / 1048576.0, el,
             el > 0 ? (double)stats.video_bytes / 1048576.0 / el : 0.0);
+    if (stats.t5_clips_computed || stats.t5_captions_computed)
+        vc_info("T5: embedded %lld captions of %lld clips in this run", (long long)stats.t5_captions_computed,
+                (long long)stats.t5_clips_computed);
     if (rc < 0) {
         vc_error("%lld tar(s) failed (see above); fix the cause and rerun the same command to "
                  "complete the dataset", (long long)stats.tars_failed);
@@ -188,7 +195,7 @@ static int pack_and_index(const vc_shard_opts *o, const char *out_root,
     }
     if (vc_shard_write_wdinfo(plan, out_root, o->max_tars_per_part) < 0)
         return -1;
-    return vc_shard_write_summary(out_root, o, clips, plan, &stats);
+    return vc_shard_write_summary(out_root, o, clips, plan, t5, &stats);
 }
 
 
@@ -204,8 +211,11 @@ static int run_checked(const vc_shard_opts *o, const char *input, const char *ou
     vc_info("%zu clips listed in %s/summary.json; reading their metadata", clips.len, input);
     /* reading metas is I/O bound on S3: many requests in flight */
     int load_threads = vc_s3_is_url(input) && o->threads < 16 ? 16 : o->threads;
-    vc_shard_load_clips(&clips, input, o->captioning_algorithm, load_threads);
+    vc_shard_t5 t5;
+    vc_shard_t5_init(&t5, o, input);
+    vc_shard_load_clips(&clips, input, o->captioning_algorithm, &t5, load_threads);
     if (check_captions(&clips, o->captioning_algorithm) < 0) {
+        vc_shard_t5_free(&t5);
         vc_shard_cliplist_free(&clips);
         return 1;
     }
@@ -218,15 +228,19 @@ static int run_checked(const vc_shard_opts *o, const char *input, const char *ou
     vc_shard_plan_build(&clips, &po, &plan);
     vc_shard_log_left_out(&clips);
     vc_info("%zu tars planned in %zu bins", plan.ntars, plan.nbins);
-    char fp[17];
-    snprintf(fp, sizeof(fp), "%016" PRIx64, plan_fingerprint(o, &clips, &plan));
     int rc = 1;
-    if (prepare_output(out_root, fp) == 0 && pack_and_index(o, out_root, &clips, &plan) == 0)
-        rc = 0;
+    if (vc_shard_t5_prepare(&t5, o, &clips, &plan, load_threads) == 0) {
+        char fp[17];
+        snprintf(fp, sizeof(fp), "%016" PRIx64, plan_fingerprint(o, &clips, &plan));
+        if (prepare_output(out_root, fp) == 0 &&
+            pack_and_index(o, out_root, &clips, &plan, &t5) == 0)
+            rc = 0;
+    }
     if (rc == 0)
         vc_info("dataset ready: %s/wdinfo_list.csv; clips left out are listed in "
                 "%s/shard_summary.json", out_root, out_root);
     vc_shard_plan_free(&plan);
+    vc_shard_t5_free(&t5);
     vc_shard_cliplist_free(&clips);
     return rc;
 }

@@ -17,6 +17,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nn/device.h"
+
+/* --t5-embeddings: where the t5_xxl members come from (shard/t5src.h). */
+typedef enum {
+    VC_SHARD_T5_AUTO,   /* vcurate embed's pickles; the rest computed here, or an error */
+    VC_SHARD_T5_FILES,  /* vcurate embed's pickles only: never load the encoder */
+    VC_SHARD_T5_NONE,   /* empty lists for every clip (no T5) */
+} vc_shard_t5_mode;
+
 typedef struct vc_shard_opts {
     const char *input_clip_path;
     const char *output_dataset_path;
@@ -29,6 +38,10 @@ typedef struct vc_shard_opts {
     bool short_clip_bin;               /* false: our duration_0_5 bin */
     int threads;                       /* <= 0: auto */
     bool progress_tty;                 /* draw a live progress line */
+    vc_shard_t5_mode t5_mode;          /* auto */
+    const char *model_weights_path;    /* NULL: vc_models_default_dir() */
+    vc_nn_device device;               /* T5 encoder, when computed here (auto) */
+    int t5_threads;                    /* CPU encoder threads (0: all cores) */
 } vc_shard_opts;
 
 void vc_shard_opts_init(vc_shard_opts *o);

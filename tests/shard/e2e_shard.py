@@ -21,6 +21,7 @@ DRIVER = None
 def run(args, env=None, expect=0):
     e = dict(os.environ)
     e.pop("VC_SHARD_DEBUG_EXIT_AFTER_TARS", None)
+    e["VCURATE_MODEL_DIR"] = "/nonexistent/vcurate-models"   # no T5 weights unless a test passes some
     e.update(env or {})
     p = subprocess.run([DRIVER] + args, capture_output=True, text=True, env=e)
     if expect is not None and p.returncode != expect:
@@ -227,7 +228,8 @@ def scenario_refusals(tmp):
     p = run(["--help"])
     for flag in ("--annotation-version", "--captioning-algorithm", "--max-tars-per-part",
                  "--target-tar-size-mb", "--min-clips-per-tar", "--drop-small-shards",
-                 "--short-clip-bin", "--threads", "--verbose"):
+                 "--short-clip-bin", "--threads", "--verbose", "--t5-embeddings",
+                 "--model-weights-path", "--device"):
         if flag not in p.stdout:
             raise sl.CheckError("--help does not document " + flag)
 
@@ -237,14 +239,73 @@ def scenario_version(tmp):
     shutil.copytree(os.path.join(t.input, "metas", "v0"), os.path.join(t.input, "metas", "v1"))
     for u in t.metas_files:
         t.metas_files[u] = t.metas_files[u].replace("/v0/", "/v1/")
+    t.embed_all("v1")
     out = os.path.join(tmp, "out")
     run(shard_args(t, out, "--annotation-version", "v1", "--limit", "3",
                    "--execution-mode", "AUTO", "--input-s3-profile-name", "default"))
     sl.check_dataset(t, out, version="v1")
 
 
+def scenario_t5_sources(tmp):
+    """Where t5_xxl members come from, without T5 weights: embed's files when
+    their record matches the captions; otherwise a clear start-up error."""
+    t = sl.Tree(tmp)
+    w2 = [{"start_frame": 0, "end_frame": 99, "qwen_caption": "first window"},
+          {"start_frame": 100, "end_frame": 239, "qwen_caption": "second \u00e9 window \U0001F3AC"}]
+    t.add(1280, 720, 30.0, 240, windows=w2)                          # two arrays
+    missing = t.add(1280, 720, 30.0, 240, embed=False)               # never embedded
+    t.add(1280, 720, 30.0, 240, windows=[])                          # no windows: []
+    t.add(1280, 720, 30.0, 240, windows=[{"start_frame": 0, "end_frame": 239}])   # no caption: []
+    t.add(1280, 720, 30.0, 240, windows=[                             # one of two captioned
+        {"start_frame": 0, "end_frame": 100},
+        {"start_frame": 101, "end_frame": 239, "qwen_caption": "only this one"}])
+    edited = t.add(1280, 720, 30.0, 240)
+    no_pickle = t.add(1280, 720, 30.0, 240)
+    reframed = t.add(1280, 720, 30.0, 240)
+    t.write_summary()
+    os.remove(os.path.join(t.input, "t5_xxl", "v0", "qwen", no_pickle + ".pickle"))
+    for u, edit in ((edited, ("qwen_caption", "an edited caption")), (reframed, ("end_frame", 200))):
+        with open(t.metas_files[u]) as f:
+            m = json.load(f)
+        m["windows"][0][edit[0]] = edit[1]
+        with open(t.metas_files[u], "w") as f:
+            json.dump(m, f, indent=4)
+    out = os.path.join(tmp, "out")
+    p = run(shard_args(t, out), expect=1)
+    for want in ("for 4 clips", "2 never embedded, 2 whose captions changed since",
+                 "vcurate embed --input-clip-path %s --captioning-algorithm qwen --annotation-version v0" % t.input,
+                 "vcurate models download --models t5_xxl --encoder-only", missing, edited):
+        if want not in p.stderr:
+            raise sl.CheckError("missing embeddings: %r not in the message:\n%s" % (want, p.stderr))
+    if any(f.endswith((".tar", ".json")) for f in sl.tree_files(out)):
+        raise sl.CheckError("files written despite the start-up error")
+    p = run(shard_args(t, out, "--t5-embeddings", "files", "--model-weights-path", tmp), expect=1)
+    if "for 4 clips" not in p.stderr or "--t5-embeddings files" not in p.stderr:
+        raise sl.CheckError("--t5-embeddings files: %s" % p.stderr)
+    # --t5-embeddings empty: Cosmos' empty lists for every clip, no T5 needed
+    out_empty = os.path.join(tmp, "out_empty")
+    run(shard_args(t, out_empty, "--t5-embeddings", "empty"))
+
+    def empty(k, data):
+        if data != sl.EMPTY_T5:
+            raise sl.CheckError("--t5-embeddings empty: %s has %d bytes" % (k, len(data)))
+    sl.check_dataset(t, out_empty, t5=empty)
+    # `vcurate embed` brings them up to date: every member is its file, unchanged
+    t.embed_all("v0")
+    p = run(shard_args(t, out))
+    if "6 from vcurate embed" not in p.stderr or "0 to compute here" not in p.stderr:
+        raise sl.CheckError("t5 sources not logged:\n%s" % p.stderr)
+    sl.check_dataset(t, out)
+    with open(os.path.join(out, "v0", "shard_summary.json")) as f:
+        s5 = json.load(f)["t5_xxl"]
+    if (s5["num_clips_from_embed"], s5["num_clips_computed_by_shard"], s5["num_clips_without_captions"]) != (6, 0, 2):
+        raise sl.CheckError("shard_summary t5_xxl: %s" % s5)
+    run(shard_args(t, out, "--t5-embeddings", "files"))             # same members: a finished rerun
+
+
 SCENARIOS = [scenario_basic, scenario_short_bin, scenario_tar_limits, scenario_interrupted,
-             scenario_caption_mismatch, scenario_drop_small, scenario_refusals, scenario_version]
+             scenario_caption_mismatch, scenario_drop_small, scenario_refusals, scenario_version,
+             scenario_t5_sources]
 
 
 def main():

@@ -7,16 +7,61 @@ then reads the shards back the way a WebDataset loader does (tarfile, json,
 pickle + numpy) and compares.
 """
 import csv
+import hashlib
 import io
 import json
 import math
 import os
 import pickle
+import random
 import subprocess
 import tarfile
 import uuid as uuidlib
 
 TAR_MTIME = 1704067200
+EMPTY_T5 = b"\x80\x04]\x94."          # pickle.dumps([], protocol=4)
+
+
+def window_captions(meta, algo):
+    """The captions a clip's t5_xxl member holds one array each for: the
+    string "{algo}_caption" of each window, in order (Cosmos' T5StageForShard)."""
+    key = algo + "_caption"
+    return [w[key] for w in meta.get("windows", []) if isinstance(w.get(key), str)]
+
+
+def embed_record(meta, algo, version):
+    """The {uuid}.json `vcurate embed` writes beside its pickle."""
+    key = algo + "_caption"
+    wins = [{"start_frame": w.get("start_frame", 0) if isinstance(w.get("start_frame"), int) else 0,
+             "end_frame": w.get("end_frame", 0) if isinstance(w.get("end_frame"), int) else 0,
+             "caption_sha256": hashlib.sha256(w[key].encode("utf-8", "surrogatepass")).hexdigest()}
+            for w in meta.get("windows", []) if isinstance(w.get(key), str)]
+    return {"format": "vcurate-t5-embeddings-1", "model": "google-t5/t5-11b encoder, fp32, float16 output",
+            "d_model": 8, "captioning_algorithm": algo, "annotation_version": version, "windows": wins}
+
+
+def fake_t5_pickle(captions, seed):
+    """A stand-in for embed's pickle: [float16 [L, 8] per caption]."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return pickle.dumps([rng.standard_normal((len(c.split()) + 1, 8)).astype(np.float16)
+                         for c in captions], protocol=4)
+
+
+def write_embeddings(split_dir, uuid, meta, version="v0", algo="qwen"):
+    """What `vcurate embed` leaves for one clip (nothing when it has no
+    captions). Returns the pickle bytes, or None."""
+    caps = window_captions(meta, algo)
+    if not caps:
+        return None
+    d = os.path.join(split_dir, "t5_xxl", version, algo)
+    os.makedirs(d, exist_ok=True)
+    data = fake_t5_pickle(caps, random.Random(uuid + version + algo).randrange(1 << 30))
+    with open(os.path.join(d, uuid + ".pickle"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(d, uuid + ".json"), "w") as f:
+        json.dump(embed_record(meta, algo, version), f, indent=2)
+    return data
 
 
 def clip_uuid(n):
@@ -103,7 +148,7 @@ class Tree:
 
     def add(self, w, h, fps, frames, size=20000, video="a.mp4", valid=True, algo="qwen",
             windows=None, extra=None, write_metas=True, write_mp4=True, location=None,
-            short_bin=False, content=None, reason=None):
+            short_bin=False, content=None, reason=None, embed=True):
         self.n += 1
         u = clip_uuid(self.n)
         clip_path = os.path.join(self.input, "clips", u + ".mp4")
@@ -118,6 +163,8 @@ class Tree:
         if write_metas:
             with open(mpath, "w") as f:
                 json.dump(meta, f, indent=4)
+            if embed:
+                write_embeddings(self.input, u, meta, "v0", algo)
         self.videos.setdefault(video, []).append(u)
         self.clip_files[u] = clip_path
         self.metas_files[u] = mpath
@@ -136,6 +183,22 @@ class Tree:
             else:
                 self.expect_left[u] = why
         return u
+
+    def embed_all(self, version, algo="qwen"):
+        """`vcurate embed` over metas/{version}/ (fake arrays)."""
+        d = os.path.join(self.input, "metas", version)
+        for fn in sorted(os.listdir(d)):
+            with open(os.path.join(d, fn)) as f:
+                write_embeddings(self.input, fn[:-5], json.load(f), version, algo)
+
+    def expected_t5(self, u, version="v0", algo="qwen"):
+        """The t5_xxl member shard must pack: embed's file, or [] without captions."""
+        with open(self.metas_files[u]) as f:
+            meta = json.load(f)
+        if not window_captions(meta, algo):
+            return EMPTY_T5
+        with open(os.path.join(self.input, "t5_xxl", version, algo, u + ".pickle"), "rb") as f:
+            return f.read()
 
     def write_summary(self, duplicate=None):
         s = {"num_input_videos": len(self.videos), "total_video_duration": 123.5,
@@ -201,7 +264,9 @@ def python_metas_member(metas_path, algo):
 
 
 def check_dataset(tree, out, version="v0", algo="qwen", target_mb=500, max_tars=100,
-                  short_bin=False):
+                  short_bin=False, t5=None):
+    """t5(uuid, member bytes) checks each t5_xxl member; by default it must
+    be embed's file for the clip (Tree.expected_t5)."""
     """Everything a WebDataset consumer and the Cosmos layout promise."""
     vroot = os.path.join(out, version)
     bins = {}
@@ -212,7 +277,7 @@ def check_dataset(tree, out, version="v0", algo="qwen", target_mb=500, max_tars=
         if os.path.basename(dirpath) == "video":
             bins[os.path.relpath(os.path.dirname(dirpath), vroot)] = os.path.dirname(dirpath)
     seen = {}
-    empty_pickle = pickle.dumps([], protocol=4)
+    require(pickle.dumps([], protocol=4) == EMPTY_T5, "EMPTY_T5")
     for rel, bdir in sorted(bins.items()):
         tars = sorted(os.path.relpath(os.path.join(d, f), os.path.join(bdir, "video"))
                       for d, _, fs in os.walk(os.path.join(bdir, "video")) for f in fs)
@@ -249,8 +314,12 @@ def check_dataset(tree, out, version="v0", algo="qwen", target_mb=500, max_tars=
                 want = python_metas_member(tree.metas_files[k], algo)
                 require(sm["json"] == want, "%s: metas of %s differ:\n%s\n%s" % (t, k, sm["json"][:300], want[:300]))
                 json.loads(sm["json"])
-                require(st["pickle"] == empty_pickle, "%s: t5 pickle of %s" % (t, k))
-                require(pickle.loads(st["pickle"]) == [], "t5 not an empty list")
+                if t5:
+                    t5(k, st["pickle"])
+                else:
+                    require(st["pickle"] == tree.expected_t5(k, version, algo),
+                            "%s: t5 pickle of %s is not embed's file" % (t, k))
+                    require(isinstance(pickle.loads(st["pickle"]), list), "t5 member not a list")
             require(size <= target_mb * 1024 * 1024 or len(keys) == 1,
                     "%s/%s: %d clip bytes exceed the %d MiB target" % (rel, t, size, target_mb))
             total += len(keys)

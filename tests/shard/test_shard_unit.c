@@ -88,10 +88,11 @@ static void test_pickle_one_array_exact(void **state)
 static void write_pickle_case(const char *dir, int idx, const int64_t *shape, size_t n)
 {
     vc_pickle_f16_array *arrs = vc_xcalloc(n ? n : 1, sizeof(*arrs));
+    uint16_t **datas = vc_xcalloc(n ? n : 1, sizeof(*datas));
     vc_buf shapes = { 0 };
     for (size_t i = 0; i < n; i++) {
         int64_t r = shape[2 * i], c = shape[2 * i + 1];
-        uint16_t *d = vc_xmalloc((size_t)(r * c) * 2 + 2);
+        uint16_t *d = datas[i] = vc_xmalloc((size_t)(r * c) * 2 + 2);
         for (int64_t k = 0; k < r * c; k++)
             d[k] = (uint16_t)(k * 7 + (int64_t)i);
         arrs[i] = (vc_pickle_f16_array){ d, r, c };
@@ -101,6 +102,11 @@ static void write_pickle_case(const char *dir, int idx, const int64_t *shape, si
     }
     vc_buf b = { 0 };
     vc_pickle_f16_array_list(&b, arrs, n);
+    /* the size from the shapes alone (how shard sizes members it computes later) */
+    assert_int_equal(vc_pickle_f16_array_list_size(arrs, n), b.len);
+    for (size_t i = 0; i < n; i++)
+        arrs[i].data = NULL;
+    assert_int_equal(vc_pickle_f16_array_list_size(arrs, n), b.len);
     char *p = vc_asprintf("%s/case_%03d.pickle", dir, idx);
     write_file(p, b.data, b.len);
     free(p);
@@ -108,7 +114,8 @@ static void write_pickle_case(const char *dir, int idx, const int64_t *shape, si
     write_file(p, shapes.data ? (void *)shapes.data : "", shapes.len);
     free(p);
     for (size_t i = 0; i < n; i++)
-        free((void *)arrs[i].data);
+        free(datas[i]);
+    free(datas);
     free(arrs);
     vc_buf_free(&b);
     vc_buf_free(&shapes);
@@ -399,8 +406,12 @@ static void test_metas_member(void **state)
     write_file(p, src, strlen(src));
     char *err = NULL;
     bool inval = false;
-    char *m = vc_shard_metas_member(p, "qwen_caption", &inval, &err);
+    vc_strlist caps = { 0 };
+    char *m = vc_shard_metas_member(p, "qwen_caption", &inval, &caps, &err);
     assert_true(inval);
+    assert_int_equal(caps.len, 1);
+    assert_string_equal(caps.items[0], "caf\xc3\xa9");
+    vc_strlist_free(&caps);
     assert_string_equal(m, "{\"span_uuid\": \"x\", \"valid\": false, \"windows\": [{\"start_frame\": 0, "
                            "\"qwen_caption\": \"caf\\u00e9\"}, {\"start_frame\": 5}], \"z\": 1.0}");
     free(m);
@@ -423,6 +434,19 @@ static void write_clip(const char *in, const char *uuid, int w, int h, int frame
                              uuid, mp4, w, h, frames, bytes);
     char *mp = vc_asprintf("%s/metas/v0/%s.json", in, uuid);
     write_file(mp, meta, strlen(meta));
+    /* what `vcurate embed` leaves: the member and the record it matches */
+    const char *rec = "{\n  \"format\": \"vcurate-t5-embeddings-1\",\n  \"d_model\": 4,\n"
+                      "  \"captioning_algorithm\": \"qwen\",\n  \"annotation_version\": \"v0\",\n"
+                      "  \"windows\": [{\"start_frame\": 0, \"end_frame\": 1, \"caption_sha256\": "
+                      "\"2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6\"}]}";
+    char *rp = vc_asprintf("%s/t5_xxl/v0/qwen/%s.json", in, uuid);
+    write_file(rp, rec, strlen(rec));
+    char *pp = vc_asprintf("%s/t5_xxl/v0/qwen/%s.pickle", in, uuid);
+    char *pk = vc_asprintf("pickle of %s", uuid);
+    write_file(pp, pk, strlen(pk));
+    free(pk);
+    free(pp);
+    free(rp);
     free(mp);
     free(meta);
     free(data);
@@ -456,10 +480,42 @@ static void test_cmd_in_process(void **state)
     assert_string_equal(t, "c1.mp4"); /* sorted order, not listing order */
     assert_string_equal(t + 512 + 1024, "c2.mp4");
     free(t);
+    /* t5_xxl: embed's files, unchanged */
+    char *t5tar = vc_asprintf("%s/v0/resolution_720/aspect_ratio_16_9/duration_5_10/t5_xxl/part_000000/000000.tar", out);
+    t = read_all(t5tar, &len);
+    const int64_t t5sizes[] = { 12, 12 };
+    assert_int_equal(len, vc_tar_expected_size(t5sizes, 2));
+    assert_string_equal(t, "c1.pickle");
+    assert_memory_equal(t + 512, "pickle of c1", 12);
+    free(t);
+    free(t5tar);
     assert_int_equal(shard(in, out, NULL), 0);           /* rerun: resumes, nothing to do */
     assert_int_equal(shard(in, out, "--short-clip-bin"), 1); /* different plan: refused */
     assert_int_equal(shard(in, out, "--bogus"), 2);
     assert_int_equal(shard(in, NULL, NULL), 2);
+    assert_int_equal(shard(in, out, "--t5-embeddings=bogus"), 2);
+    assert_int_equal(shard(in, out, "--device=tpu"), 2);
+    /* an edited caption: the record no longer matches; no weights -> refused
+     * at start-up, nothing written; --t5-embeddings empty needs none */
+    char *mp = vc_asprintf("%s/metas/v0/c2.json", in);
+    size_t ml;
+    char *meta = read_all(mp, &ml);
+    char *q = strstr(meta, "\"c\"}");
+    assert_non_null(q);
+    q[1] = 'd';
+    write_file(mp, meta, ml);
+    char *out2 = vc_asprintf("%s/out2", dir);
+    char *args[] = { "shard", "--input-clip-path", in, "--output-dataset-path", out2,
+                     "--model-weights-path", "/nonexistent/weights", NULL };
+    assert_int_equal(vc_cmd_shard(7, args), 1);
+    char *state_file = vc_asprintf("%s/v0/.vcurate-shard-state.json", out2);
+    assert_false(vc_fs_exists(state_file));   /* refused before writing anything */
+    free(state_file);
+    assert_int_equal(shard(in, out2, "--t5-embeddings=files"), 1);
+    assert_int_equal(shard(in, out2, "--t5-embeddings=empty"), 0);
+    free(out2);
+    free(meta);
+    free(mp);
     free(tar);
     free(sp);
     free(in);
