@@ -49,7 +49,10 @@ kill $SRV 2>/dev/null || true
 [ $rc -le 1 ] || { echo "demo: split failed ($rc)"; exit $rc; }
 
 echo "== vcurate shard"
-"$VCURATE" shard --input-clip-path "$OUT/split" --output-dataset-path "$OUT/shards"
+# The t5_xxl tars hold T5-11B embeddings of the captions; the demo has no T5
+# weights (vcurate models download --models t5_xxl), so it packs empty lists,
+# as Cosmos Curator does for clips without embeddings.
+"$VCURATE" shard --input-clip-path "$OUT/split" --output-dataset-path "$OUT/shards" --t5-embeddings empty
 
 echo
 echo "Done. Look at:"

@@ -55,7 +55,7 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; }
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 run_cp() { cp -r "$IN/clips" "$WORK/cp"; }
 run_shard() {
-    $SHARD --input-clip-path "$IN" --output-dataset-path "$WORK/out" 2>"$WORK/shard.log" ||
+    $SHARD --input-clip-path "$IN" --output-dataset-path "$WORK/out" --t5-embeddings empty 2>"$WORK/shard.log" ||
         { cat "$WORK/shard.log" >&2; echo "shard failed" >&2; exit 1; }
 }
 BYTES=$(du -sb "$IN/clips" | cut -f1)
