@@ -52,7 +52,8 @@ echo "== vcurate shard"
 # The t5_xxl tars hold T5-11B embeddings of the captions; the demo has no T5
 # weights (vcurate models download --models t5_xxl), so it packs empty lists,
 # as Cosmos Curator does for clips without embeddings.
-"$VCURATE" shard --input-clip-path "$OUT/split" --output-dataset-path "$OUT/shards" --t5-embeddings empty
+"$VCURATE" shard --input-clip-path "$OUT/split" --output-dataset-path "$OUT/shards" --t5-embeddings empty \
+    --short-clip-bin   # the samples are short: keep clips under 5 s too (Cosmos drops them)
 
 echo
 echo "Done. Look at:"
