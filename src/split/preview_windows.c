@@ -29,31 +29,6 @@ struct vc_preview_set {
     int nheld;
 };
 
-int vc_caption_windows(int64_t n, int64_t (*win)[2], int max)
-{
-    int k = 0;
-    if (n < 4)
-        return 0;
-    if (n <= VC_WINDOW_SIZE) {
-        win[0][0] = 0;
-        win[0][1] = n - 1;
-        return 1;
-    }
-    int64_t full = n / VC_WINDOW_SIZE, r = n % VC_WINDOW_SIZE;
-    for (int64_t i = 0; i < full && k < max; i++, k++) {
-        win[k][0] = i * VC_WINDOW_SIZE;
-        win[k][1] = i * VC_WINDOW_SIZE + VC_WINDOW_SIZE - 1;
-    }
-    if (r >= VC_WINDOW_REMAINDER && k < max) {
-        win[k][0] = n - r;
-        win[k][1] = n - 1;
-        k++;
-    } else if (r > 0 && k > 0) {
-        win[k - 1][1] = n - 1;
-    }
-    return k;
-}
-
 /* Does the fps=1 sampling show window-relative frame j? (video/preview.h rule) */
 static bool shown(const vc_preview_set *s, int64_t j)
 {

@@ -26,7 +26,4 @@ void vc_preview_set_add(vc_preview_set *s, const AVFrame *frame, int64_t index);
 void vc_preview_set_finish(vc_preview_set *s, int64_t n, vc_split_item *it);
 void vc_preview_set_free(vc_preview_set *s);
 
-/* Cosmos's compute_windows: fills [start,end] (inclusive) pairs, returns the count. */
-int vc_caption_windows(int64_t n, int64_t (*win)[2], int max);
-
 #endif

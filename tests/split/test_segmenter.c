@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "split/preview_windows.h"
+#include "caption/sampling.h"
 #include "split/segmenter.h"
 #include "split/stride.h"
 
@@ -106,15 +107,15 @@ static void test_caption_windows(void **state)
 {
     (void)state;
     int64_t w[8][2];
-    assert_int_equal(vc_caption_windows(3, w, 8), 0);
-    assert_int_equal(vc_caption_windows(256, w, 8), 1);
+    assert_int_equal(vc_cap_windows(3, 256, 128, w), 0);
+    assert_int_equal(vc_cap_windows(256, 256, 128, w), 1);
     assert_int_equal(w[0][1], 255);
-    assert_int_equal(vc_caption_windows(300, w, 8), 1);   /* remainder 44 extends */
+    assert_int_equal(vc_cap_windows(300, 256, 128, w), 1);   /* remainder 44 extends */
     assert_int_equal(w[0][1], 299);
-    assert_int_equal(vc_caption_windows(400, w, 8), 2);   /* remainder 144 is its own */
+    assert_int_equal(vc_cap_windows(400, 256, 128, w), 2);   /* remainder 144 is its own */
     assert_int_equal(w[1][0], 256);
     assert_int_equal(w[1][1], 399);
-    assert_int_equal(vc_caption_windows(512, w, 8), 2);
+    assert_int_equal(vc_cap_windows(512, 256, 128, w), 2);
 }
 
 int main(void)
