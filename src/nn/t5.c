@@ -395,8 +395,9 @@ size_t vc_t5_tensors_read(const vc_t5 *m, const char *const **names)
 /* ---- forward ---- */
 
 /* transformers' T5Attention._relative_position_bucket, bidirectional, with
- * the same float32 arithmetic (torch computes the log branch in float32). */
-static int rel_bucket(int rel, int num_buckets, int max_distance)
+ * the same float32 arithmetic (torch computes the log branch in float32).
+ * Shared with the CUDA encoder (t5_cuda.h). */
+int vc_t5_rel_bucket(int rel, int num_buckets, int max_distance)
 {
     int nb = num_buckets / 2;
     int bucket = rel > 0 ? nb : 0;
@@ -491,7 +492,7 @@ int vc_t5_encode(vc_t5 *m, int n, const int32_t *const *ids, const int *lens, fl
     }
     /* The layer-0 bias, shared by every layer: bias[h][j - i + longest - 1]. */
     for (int r = -(longest - 1); r <= longest - 1; r++) {
-        int bk = rel_bucket(r, c->rel_buckets, c->rel_max_distance);
+        int bk = vc_t5_rel_bucket(r, c->rel_buckets, c->rel_max_distance);
         for (int h = 0; h < heads; h++)
             b.bias[(size_t)h * nbias + (r + longest - 1)] = m->rel_bias[(size_t)bk * heads + h];
     }

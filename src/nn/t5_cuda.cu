@@ -164,22 +164,6 @@ __global__ void k_act(float *__restrict__ a, const float *__restrict__ b, size_t
 
 /* ---- host ---- */
 
-static int rel_bucket(int rel, int num_buckets, int max_distance)
-{
-    int nb = num_buckets / 2;
-    int bucket = rel > 0 ? nb : 0;
-    int n = rel < 0 ? -rel : rel;
-    int max_exact = nb / 2;
-    if (n < max_exact)
-        return bucket + n;
-    float x = logf((float)n / (float)max_exact) / (float)log((double)max_distance / max_exact) *
-              (float)(nb - max_exact);
-    long large = max_exact + (long)x;
-    if (large > nb - 1)
-        large = nb - 1;
-    return bucket + (int)large;
-}
-
 static int upload(float **dst, const float *src, size_t n, char *err, size_t errlen)
 {
     CU(cudaMalloc((void **)dst, n * sizeof(float)));
@@ -356,7 +340,7 @@ extern "C" int vc_t5_cuda_encode(vc_t5_cuda *c, int n, const int32_t *const *ids
         c->cap_bucket = nb;
     }
     for (int r = -(longest - 1); r <= longest - 1; r++)
-        c->bucket_h[r + longest - 1] = rel_bucket(r, g->buckets, g->max_distance);
+        c->bucket_h[r + longest - 1] = vc_t5_rel_bucket(r, g->buckets, g->max_distance);
     for (int s = 0, t = 0; s < n; s++)
         for (int i = 0; i < lens[s]; i++, t++) {
             if (ids[s][i] < 0 || ids[s][i] >= g->vocab_rows) {

@@ -12,6 +12,9 @@
 extern "C" {
 #endif
 
+/* T5's relative position bucket (defined in t5.c, one rule for both). */
+int vc_t5_rel_bucket(int rel, int num_buckets, int max_distance);
+
 typedef struct vc_t5_cuda vc_t5_cuda;
 
 typedef struct vc_t5_cuda_cfg {
