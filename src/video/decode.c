@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include <libavutil/cpu.h>
+
 #include "util/common.h"
 #include "video/probe.h"
 #include "video/srcio.h"
@@ -16,6 +18,18 @@ struct vc_decoder {
     int64_t frames_out;
     int state;              /* 0 reading, 1 draining, 2 done */
 };
+
+int vc_decoder_auto_threads(void)
+{
+    /* FFmpeg's own auto is cores + 1, right for a caller that does nothing
+     * between frames (ffmpeg -f null). Our callers run the shot detector on
+     * each frame in the calling thread; two more frames in flight keep every
+     * core decoding meanwhile. vcurate detect, 60 s of 1080p H.264 on 2 cores,
+     * medians of runs with the machine otherwise idle: cores + 1 0.91x of
+     * ffmpeg's decode-only wall time, cores + 2 0.93x, cores + 3 0.99x. */
+    int n = av_cpu_count() + 3;
+    return n > 16 ? 16 : n;
+}
 
 vc_decoder *vc_decoder_open(const char *path, int threads, char *err, size_t errlen)
 {
@@ -48,7 +62,7 @@ vc_decoder *vc_decoder_open(const char *path, int threads, char *err, size_t err
     d->dec = avcodec_alloc_context3(codec);
     avcodec_parameters_to_context(d->dec, vs->codecpar);
     d->dec->pkt_timebase = vs->time_base;
-    d->dec->thread_count = threads;
+    d->dec->thread_count = threads > 0 ? threads : vc_decoder_auto_threads();
     d->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if ((rc = avcodec_open2(d->dec, codec, NULL)) < 0) {
         snprintf(err, errlen, "cannot open %s decoder: %s", codec->name, vc_av_err(rc, eb));

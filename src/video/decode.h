@@ -14,9 +14,11 @@ typedef struct vc_decoder vc_decoder;
 
 enum { VC_DEC_EOF = 0, VC_DEC_FRAME = 1, VC_DEC_AUDIO = 2 };
 
-/* threads: decoder threads, 0 = one per core. */
+/* threads: decoder threads, 0 = vc_decoder_auto_threads(). */
 vc_decoder *vc_decoder_open(const char *path, int threads, char *err, size_t errlen);
 void vc_decoder_free(vc_decoder *d);
+/* Decoder threads for "auto": cores + 3 (at most 16). */
+int vc_decoder_auto_threads(void);
 
 const AVStream *vc_decoder_video_stream(const vc_decoder *d);
 const AVStream *vc_decoder_audio_stream(const vc_decoder *d); /* NULL if none */
