@@ -10,7 +10,10 @@
       target: >= 0.8x curl's speed. The source is a sparse 5 GB file (reads
       as zeros at memory speed; no disk used), so both read the same bytes.
 
-Usage: bench_s3.py VCURATE S3TOOL [SAMPLES_DIR] [--upload-gb N] [--upload-only]
+Usage: bench_s3.py VCURATE S3TOOL [SAMPLES_DIR] [--upload-gb N] [--upload-runs N] [--upload-only]
+The upload runs alternate curl and vcurate (N each, default 5); medians.
+--baseline-s3tool OLD adds a third upload per round by another build's
+s3tool (before/after comparisons on the same server in the same run).
 Prints a Markdown table (paste into bench/RESULTS.md)."""
 import os
 import platform
@@ -24,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "storage"))
 import swiftenv  # noqa: E402
 
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
+args = [a for i, a in enumerate(sys.argv[1:], 1)
+        if not a.startswith("--") and sys.argv[i - 1] not in ("--upload-gb", "--upload-runs", "--baseline-s3tool")]
 VC = os.path.abspath(args[0])
 S3TOOL = os.path.abspath(args[1])
 SAMPLES = args[2] if len(args) > 2 else "samples"
@@ -33,6 +37,9 @@ if "--upload-gb" in sys.argv:
     UPLOAD_GB = float(sys.argv[sys.argv.index("--upload-gb") + 1])
 BUCKET = "bench"
 REPEAT = 3
+BASELINE = (os.path.abspath(sys.argv[sys.argv.index("--baseline-s3tool") + 1])
+            if "--baseline-s3tool" in sys.argv else None)
+UPLOAD_RUNS = int(sys.argv[sys.argv.index("--upload-runs") + 1]) if "--upload-runs" in sys.argv else 5
 
 
 def ffmpeg(*a):
@@ -97,11 +104,12 @@ def main():
                     acc.append(timed([VC, "split", "--input-video-path", src, "--output-clip-path",
                                       out, *flags], env))
                     shutil.rmtree(out)
-            tl, ts = (median(t_local), median(t_s3)) if t_local else (1, 1)
-            rows.append(("split, input on local disk", f"{tl:.2f} s", ""))
-            rows.append(("split, input from s3:// (loopback Swift)", f"{ts:.2f} s",
-                         f"**{tl / ts:.2f}x** local speed (target >= 0.9x)"))
-            print(f"split local {t_local} s3 {t_s3}", flush=True)
+            if t_local:
+                tl, ts = median(t_local), median(t_s3)
+                rows.append(("split, input on local disk", f"{tl:.2f} s", ""))
+                rows.append(("split, input from s3:// (loopback Swift)", f"{ts:.2f} s",
+                             f"**{tl / ts:.2f}x** local speed (target >= 0.9x)"))
+                print(f"split local {t_local} s3 {t_s3}", flush=True)
 
             # (2) upload
             size = int(UPLOAD_GB * 1e9)
@@ -111,8 +119,8 @@ def main():
             netrc = os.path.join(work, "netrc")   # the access key has a ':' (curl -u can't)
             with open(netrc, "w") as f:
                 f.write(f"machine 127.0.0.1 login {swiftenv.ACCESS_KEY} password {swiftenv.SECRET_KEY}\n")
-            t_curl, t_vc = [], []
-            for r in range(2):
+            t_curl, t_vc, t_base = [], [], []
+            for r in range(UPLOAD_RUNS):
                 url = f"{srv.endpoint}/{BUCKET}/up/curl.bin"
                 t_curl.append(timed(["curl", "-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3",
                                      "--netrc-file", netrc, "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
@@ -121,13 +129,23 @@ def main():
                 t_vc.append(timed([S3TOOL, "cp", blob, f"s3://{BUCKET}/up/vc.bin"], env))
                 assert s3.head_object(Bucket=BUCKET, Key="up/vc.bin")["ContentLength"] == size
                 s3.delete_object(Bucket=BUCKET, Key="up/vc.bin")
-            tc, tv = min(t_curl), min(t_vc)
+                if BASELINE:
+                    t_base.append(timed([BASELINE, "cp", blob, f"s3://{BUCKET}/up/base.bin"], env))
+                    s3.delete_object(Bucket=BUCKET, Key="up/base.bin")
+                    print(f"upload run {r + 1}: baseline s3tool {t_base[-1]:.2f} s", flush=True)
+                print(f"upload run {r + 1}: curl {t_curl[-1]:.2f} s, vcurate {t_vc[-1]:.2f} s, "
+                      f"load {os.getloadavg()[0]:.2f}", flush=True)
+            tc, tv = median(t_curl), median(t_vc)
             gb = size / 1e9
-            rows.append((f"upload {gb:.0f} GB: curl --aws-sigv4 -T (one PUT)", f"{tc:.1f} s ({size / tc / 1e6:.0f} MB/s)", ""))
-            rows.append((f"upload {gb:.0f} GB: vcurate storage layer (multipart, 4 parts in flight, 16 MiB growing to 128 MiB)",
+            rows.append((f"upload {gb:.0f} GB: curl --aws-sigv4 -T (one PUT), median of {UPLOAD_RUNS}", f"{tc:.1f} s ({size / tc / 1e6:.0f} MB/s)", ""))
+            rows.append((f"upload {gb:.0f} GB: vcurate storage layer (multipart, 4 parts in flight, 16 MiB growing to 128 MiB, parts signed), median of {UPLOAD_RUNS}",
                          f"{tv:.1f} s ({size / tv / 1e6:.0f} MB/s)",
                          f"**{tc / tv:.2f}x** curl's speed (target >= 0.8x)"))
-            print(f"upload curl {t_curl} vc {t_vc}", flush=True)
+            if BASELINE:
+                tb = median(t_base)
+                rows.append((f"upload {gb:.0f} GB: baseline s3tool ({BASELINE}), median of {UPLOAD_RUNS}",
+                             f"{tb:.1f} s ({size / tb / 1e6:.0f} MB/s)", f"{tc / tb:.2f}x curl's speed"))
+            print(f"upload curl {t_curl} vc {t_vc} baseline {t_base}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "

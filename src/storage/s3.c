@@ -26,6 +26,7 @@ void vc_s3_profiles_reset(void);
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define MAX_CLIENTS 16
 #define POOL_MAX 64
+#define MAX_GROWN_PART ((size_t)128 << 20)
 
 /* ---- per-thread error message ---- */
 
@@ -65,6 +66,11 @@ static size_t part_size = 16u << 20;
 static int parts_in_flight = 4;
 static size_t read_block = 8u << 20;
 static atomic_int auth_reported;
+/* x-amz-content-sha256 of request bodies: 1 = always the SHA-256 of the
+ * body, 0 = UNSIGNED-PAYLOAD for bodies, -1 (default) = signed over http,
+ * UNSIGNED-PAYLOAD over https (TLS protects the body; botocore's default). */
+static int sign_payload = -1;
+static bool trace;
 
 static void cleanup_all(void)
 {
@@ -104,6 +110,8 @@ static void init_once(void)
     part_size = (size_t)env_long("VCURATE_S3_PART_MB", 16, 5, 4096) << 20;
     parts_in_flight = (int)env_long("VCURATE_S3_PARTS_IN_FLIGHT", 4, 1, 64);
     read_block = (size_t)env_long("VCURATE_S3_READ_BLOCK_KB", 8192, 64, 1 << 20) << 10;
+    sign_payload = (int)env_long("VCURATE_S3_SIGN_PAYLOAD", -1, -1, 1);
+    trace = env_long("VCURATE_S3_TRACE", 0, 0, 1) != 0;
     atexit(cleanup_all);
 }
 
@@ -173,6 +181,7 @@ typedef struct s3_req {
     const void *body;
     size_t body_len;
     bool unsigned_payload;
+    char payload_hash[65];       /* x-amz-content-sha256, set once by perform() */
     /* response body: into resp, or into fixed[0..fixed_cap), or to file */
     vc_buf resp;
     char *fixed;
@@ -281,15 +290,8 @@ static CURLcode perform_once(client *c, s3_req *r)
     CURL *h = handle_get();
     if (!h)
         return CURLE_OUT_OF_MEMORY;
-    char hash[65];
     char hdr[128];
-    if (r->unsigned_payload)
-        strcpy(hash, "UNSIGNED-PAYLOAD");
-    else if (r->body_len)
-        sha256_hex(r->body, r->body_len, hash);
-    else
-        strcpy(hash, EMPTY_SHA256);
-    snprintf(hdr, sizeof hdr, "x-amz-content-sha256: %s", hash);
+    snprintf(hdr, sizeof hdr, "x-amz-content-sha256: %s", r->payload_hash);
     struct curl_slist *hl = curl_slist_append(NULL, hdr);
     if (c->token_hdr)
         hl = curl_slist_append(hl, c->token_hdr);
@@ -332,6 +334,12 @@ static CURLcode perform_once(client *c, s3_req *r)
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    if (trace) {
+        long nconn = 0;
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+        if (nconn)
+            vc_info("s3 trace: %s %s: new connection", r->method, r->what);
+    }
     curl_slist_free_all(hl);
     if (rc == CURLE_OK)
         handle_put(h);
@@ -392,6 +400,25 @@ static int fail_status(client *c, s3_req *r)
 static int perform(client *c, s3_req *r)
 {
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
+    /* The body's hash, once for all attempts (the body does not change):
+     * on a part upload this runs on the part's thread, so the next part is
+     * hashed while the previous ones are on the wire. */
+    bool unsig = r->unsigned_payload;
+    if (r->body_len && sign_payload >= 0)
+        unsig = sign_payload == 0;
+    else if (r->body_len && !strncmp(c->s.endpoint, "https:", 6))
+        unsig = true;
+    if (!r->body_len) {
+        strcpy(r->payload_hash, EMPTY_SHA256);
+    } else if (unsig) {
+        strcpy(r->payload_hash, "UNSIGNED-PAYLOAD");
+    } else {
+        double t0 = vc_now();
+        sha256_hex(r->body, r->body_len, r->payload_hash);
+        if (trace && r->body_len >= (1u << 20))
+            vc_info("s3 trace: %s: SHA-256 of %zu bytes: %.3f s", r->what, r->body_len,
+                    vc_now() - t0);
+    }
     for (int attempt = 1;; attempt++) {
         req_reset_response(r);
         CURLcode rc = perform_once(c, r);
@@ -827,20 +854,48 @@ typedef struct part {
     char *data;
     size_t len;
     int rc;
+    char etag[256];
 } part;
 
 struct vc_s3_writer {
     char *url;
     char *upload_id;
-    char *buf;
+    char *buf;               /* the part being filled: cap bytes, len used */
     size_t len, cap;
     int nparts;
     vc_strlist etags;        /* by part number - 1 */
     part **inflight;
     int ninflight;
+    size_t alloc;            /* size of every part buffer (the largest part) */
+    char **spare;            /* buffers whose upload is done */
+    int nspare;
     int rc;
     int64_t total;
+    double t_open, t_wait;   /* VCURATE_S3_TRACE */
 };
+
+/* Part buffers are reused: at most parts_in_flight + 1 are allocated, each
+ * of the largest part size (address space only: pages are touched as parts
+ * fill them), so a big upload does not fault in and zero fresh pages for
+ * every part (a fresh buffer per part cost 2-4 s of system time on a 5 GB
+ * upload). No MADV_HUGEPAGE: the kernel's shrinker of underused huge pages
+ * (Linux 6.12+) splits zero-filled ones again, and the page faults and
+ * zeroing came back (a quarter of the client's CPU time on the benchmark's
+ * sparse file). */
+static char *part_buf_new(size_t cap) { return vc_xmalloc(cap); }
+
+static char *part_buf_get(vc_s3_writer *w)
+{
+    return w->nspare ? w->spare[--w->nspare] : part_buf_new(w->alloc);
+}
+
+static void part_buf_put(vc_s3_writer *w, char *buf)
+{
+    if (buf && w->nspare < parts_in_flight)
+        w->spare[w->nspare++] = buf;
+    else
+        free(buf);
+}
 
 vc_s3_writer *vc_s3_writer_open(const char *url)
 {
@@ -848,8 +903,11 @@ vc_s3_writer *vc_s3_writer_open(const char *url)
     vc_s3_writer *w = vc_xcalloc(1, sizeof *w);
     w->url = vc_xstrdup(url);
     w->cap = part_size;
-    w->buf = vc_xmalloc(w->cap);
+    w->alloc = VC_MAX(part_size, MAX_GROWN_PART);
+    w->buf = part_buf_new(w->alloc);
     w->inflight = vc_xcalloc((size_t)parts_in_flight, sizeof(part *));
+    w->spare = vc_xcalloc((size_t)parts_in_flight, sizeof(char *));
+    w->t_open = vc_now();
     return w;
 }
 
@@ -874,22 +932,26 @@ static int start_upload(vc_s3_writer *w)
 static void *part_main(void *opaque)
 {
     part *p = opaque;
+    double t0 = vc_now();
     char *eid = vc_s3_uri_encode(p->w->upload_id, false);
     char *query = vc_asprintf("partNumber=%d&uploadId=%s", p->num, eid);
-    char etag[256] = "";
-    p->rc = put_with(p->w->url, p->data, p->len, query, NULL, etag, sizeof etag);
+    p->rc = put_with(p->w->url, p->data, p->len, query, NULL, p->etag, sizeof p->etag);
+    if (p->rc == 0 && !p->etag[0]) {
+        set_err("%s: the server answered part %d without an ETag", p->w->url, p->num);
+        p->rc = -EPROTO;
+    }
     if (p->rc)
         vc_error("%s", vc_s3_last_error()); /* the message is this thread's */
-    free(p->data);
-    p->data = vc_xstrdup(etag);
+    if (trace)
+        vc_info("s3 trace: part %d, %zu bytes: %.3f s", p->num, p->len, vc_now() - t0);
     free(query);
     free(eid);
     return NULL;
 }
 
-static void part_join(vc_s3_writer *w, part *p)
+/* Records a finished part: its ETag, its buffer back to the spares. */
+static void part_done(vc_s3_writer *w, part *p)
 {
-    pthread_join(p->th, NULL);
     if (p->rc && !w->rc) {
         w->rc = p->rc;
         set_err("%s: upload of part %d failed", w->url, p->num);
@@ -897,8 +959,17 @@ static void part_join(vc_s3_writer *w, part *p)
     while (w->etags.len < (size_t)p->num)
         vc_strlist_push(&w->etags, "");
     free(w->etags.items[p->num - 1]);
-    w->etags.items[p->num - 1] = p->data;
+    w->etags.items[p->num - 1] = vc_xstrdup(p->etag);
+    part_buf_put(w, p->data);
     free(p);
+}
+
+static void part_join(vc_s3_writer *w, part *p)
+{
+    double t0 = vc_now();
+    pthread_join(p->th, NULL);
+    w->t_wait += vc_now() - t0;
+    part_done(w, p);
 }
 
 static int submit_part(vc_s3_writer *w)
@@ -920,23 +991,37 @@ static int submit_part(vc_s3_writer *w)
     /* Parts grow with the object (x2 every 16 parts, up to 128 MiB): small
      * objects keep small buffers, huge ones stay far below S3's 10000-part
      * limit and pay fewer per-part round trips. */
-    if (w->nparts % 16 == 0 && w->cap < (128u << 20))
-        w->cap *= 2;
-    w->buf = vc_xmalloc(w->cap);
+    if (w->nparts % 16 == 0 && w->cap < w->alloc)
+        w->cap = VC_MIN(w->cap * 2, w->alloc);
+    w->buf = part_buf_get(w);
     w->len = 0;
     if (pthread_create(&p->th, NULL, part_main, p) != 0) {
         part_main(p);
-        p->th = pthread_self();
-        while (w->etags.len < (size_t)p->num)
-            vc_strlist_push(&w->etags, "");
-        free(w->etags.items[p->num - 1]);
-        w->etags.items[p->num - 1] = p->data;
         int rc = p->rc;
-        free(p);
+        part_done(w, p);
         return rc ? (w->rc = rc) : 0;
     }
     w->inflight[w->ninflight++] = p;
     return 0;
+}
+
+void *vc_s3_writer_space(vc_s3_writer *w, size_t *room)
+{
+    *room = w->cap - w->len;
+    return w->buf + w->len;
+}
+
+int vc_s3_writer_commit(vc_s3_writer *w, size_t n)
+{
+    if (w->rc)
+        return w->rc;
+    if (n > w->cap - w->len)
+        return -EINVAL;
+    w->len += n;
+    w->total += (int64_t)n;
+    if (w->len == w->cap)
+        submit_part(w);
+    return w->rc;
 }
 
 int vc_s3_writer_write(vc_s3_writer *w, const void *data, size_t len)
@@ -965,6 +1050,9 @@ static void join_all(vc_s3_writer *w)
 static void writer_free(vc_s3_writer *w)
 {
     free(w->buf);
+    while (w->nspare)
+        free(w->spare[--w->nspare]);
+    free(w->spare);
     free(w->url);
     free(w->upload_id);
     free(w->inflight);
@@ -1002,6 +1090,7 @@ int vc_s3_writer_finish(vc_s3_writer *w)
     if (!w->rc && w->len)
         submit_part(w);
     join_all(w);
+    double t_complete = vc_now();
     int rc = w->rc;
     if (rc) {
         char msg[sizeof last_err];
@@ -1049,6 +1138,10 @@ int vc_s3_writer_finish(vc_s3_writer *w)
         set_err("%s", msg);
         return rc;
     }
+    if (trace)
+        vc_info("s3 trace: %s: %lld bytes in %d parts, %.3f s; waiting for parts %.3f s, "
+                "completion %.3f s", w->url, (long long)w->total, w->nparts,
+                vc_now() - w->t_open, w->t_wait, vc_now() - t_complete);
     free(w->upload_id);
     w->upload_id = NULL;
     writer_free(w);

@@ -119,10 +119,22 @@ int64_t vc_s3_reader_pread(vc_s3_reader *r, void *buf, size_t len, int64_t off);
 void vc_s3_reader_close(vc_s3_reader *r);
 
 /* Streaming writes: one PUT for small objects, else a multipart upload with
- * several parts in flight. Nothing appears under url before finish. */
+ * several parts in flight (VCURATE_S3_PARTS_IN_FLIGHT, default 4; parts of
+ * VCURATE_S3_PART_MB, default 16, doubling every 16 parts up to 128 MiB),
+ * each part hashed and uploaded on its own thread, its ETag checked, and the
+ * part buffers reused. Nothing appears under url before finish.
+ * Request bodies are signed with their SHA-256 over http and sent as
+ * UNSIGNED-PAYLOAD over https (TLS protects them; botocore does the same);
+ * VCURATE_S3_SIGN_PAYLOAD=1 signs always, =0 never. VCURATE_S3_TRACE=1 logs
+ * per-part and hashing times and new connections. */
 typedef struct vc_s3_writer vc_s3_writer;
 vc_s3_writer *vc_s3_writer_open(const char *url);
 int vc_s3_writer_write(vc_s3_writer *w, const void *data, size_t len);
+/* Writing in place, without the copy write() makes: *room (> 0) bytes are
+ * free at the returned pointer (the part being filled); commit(w, n) adds
+ * the first n <= *room of them to the object. 0 or -errno, as write(). */
+void *vc_s3_writer_space(vc_s3_writer *w, size_t *room);
+int vc_s3_writer_commit(vc_s3_writer *w, size_t n);
 int vc_s3_writer_finish(vc_s3_writer *w);   /* frees w */
 void vc_s3_writer_abort(vc_s3_writer *w);   /* frees w; NULL is a no-op */
 

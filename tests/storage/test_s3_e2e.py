@@ -268,6 +268,31 @@ def run_all(tmp):
             assert ls == [f"s3://{BUCKET}/blob/a b.bin", f"s3://{BUCKET}/blob/boto.bin"], ls
         case(multipart_both_ways)
 
+        def multipart_growing_parts_reused_buffers():
+            # 16 parts of 5 MiB, then parts of 10 MiB: the part size grows and
+            # part buffers are reused (2 in flight); both the in-place path
+            # (a file read straight into part buffers) and write() (stdin and
+            # S3TOOL_COPY) must upload the same bytes, each part signed.
+            data = os.urandom(95 * 1024 * 1024 + 4321)
+            src = os.path.join(tmp, "blob-big")
+            with open(src, "wb") as f:
+                f.write(data)
+            e = dict(env, VCURATE_S3_PART_MB="5", VCURATE_S3_PARTS_IN_FLIGHT="2",
+                     VCURATE_S3_TRACE="1")
+            for key, extra, stdin in (("direct", {}, None), ("copy", {"S3TOOL_COPY": "1"}, None),
+                                      ("stdin", {}, src)):
+                with open(stdin, "rb") if stdin else open(os.devnull, "rb") as fin:
+                    p = subprocess.run([S3TOOL, "cp", "-" if stdin else src, f"s3://{BUCKET}/big/{key}"],
+                                       env=dict(e, **extra), stdin=fin, check=True,
+                                       capture_output=True, text=True)
+                assert "in 18 parts" in p.stderr, p.stderr[-2000:]
+                assert "SHA-256 of" in p.stderr, p.stderr[-2000:]   # http: payloads signed
+                got = s3.get_object(Bucket=BUCKET, Key=f"big/{key}")["Body"].read()
+                assert got == data, key
+                assert s3.head_object(Bucket=BUCKET, Key=f"big/{key}")["ETag"].endswith('-18"')
+                s3.delete_object(Bucket=BUCKET, Key=f"big/{key}")
+        case(multipart_growing_parts_reused_buffers)
+
         def listing_pagination_and_order():
             names = [f"p/{i:04d}/x.json" for i in range(1100)] + ["p/a.json", "p/Z.json", "p/_.json"]
             def put(chunk):
