@@ -4,15 +4,17 @@
 set -eu
 VCURATE=${1:-build/src/cli/vcurate}
 ./scripts/fetch-samples.sh samples
+mkdir -p bench/out
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== split / detect (issue 2)"
-/usr/bin/python3 bench/bench_split.py "$VCURATE" samples
+/usr/bin/python3 bench/bench_split.py "$VCURATE" samples --json bench/out/split.json
 if [ -x bench/accuracy/compare.sh ]; then
     echo "== shot detection accuracy"
     bench/accuracy/compare.sh "$VCURATE"
 fi
 if [ -x bench/shard/bench_shard.sh ]; then
     echo "== shard"
-    bench/shard/bench_shard.sh "$VCURATE"
+    VCURATE="$VCURATE" bench/shard/bench_shard.sh
 fi
 if [ -x bench/encode_speed.sh ]; then
     echo "== encoders"
