@@ -1,5 +1,6 @@
 #include "split/split.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,8 +123,24 @@ static void resolve_threads(vc_split_config *c)
         c->encoder_threads = share;
 }
 
+/* Large blocks (decoded frames, per-clip encoder state, encoded clips of a
+ * few MB) come and go all run long. glibc raises its mmap threshold to the
+ * size of each large block freed, so from the first freed frame on, such
+ * blocks come from the heap, where freed ones stay resident between live
+ * ones. A fixed threshold keeps them in their own mappings, returned to the
+ * system when freed: peak RSS of a default split of 1080p footage 420-431 MB
+ * -> 366-388 MB at the same speed (bench/RESULTS.md). */
+static void bound_heap(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 int vc_split_main(const vc_split_config *user_cfg)
 {
+    bound_heap();
     vc_split_config resolved = *user_cfg;
     resolve_threads(&resolved);
     const vc_split_config *cfg = &resolved;
