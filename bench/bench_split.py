@@ -20,7 +20,8 @@ waits (up to QUIET_WAIT=240 s) for a moment when other processes use less
 than QUIET=25% of the CPUs, and records the load average before it and the
 share of the CPUs other processes took while it ran ("others").
 
-Usage: bench_split.py VCURATE [SAMPLES_DIR] [--rounds N] [--no-long] [--json OUT]"""
+Usage: bench_split.py VCURATE [SAMPLES_DIR] [--rounds N] [--no-long] [--rss-only] [--json OUT]
+  --rss-only: only (d)'s peak RSS, ROUNDS times per encoder on 60 s, then on 600 s."""
 import argparse
 import json
 import os
@@ -160,6 +161,8 @@ def main():
     ap.add_argument("samples", nargs="?", default="samples")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
     ap.add_argument("--no-long", action="store_true", help="skip the 10-minute RSS runs")
+    ap.add_argument("--rss-only", action="store_true",
+                    help="only the peak-RSS figures: (d) on 60 s ROUNDS times per encoder, then 600 s")
     ap.add_argument("--json", help="write the raw figures here")
     a = ap.parse_args()
     vc = os.path.abspath(a.vcurate)
@@ -224,6 +227,8 @@ def main():
 
     tests = [("a_decode", run_a), ("detect", run_detect), ("b_ffmpeg_segments", run_b),
              ("c_cosmos_way", run_c), ("d_vcurate_x264", run_d_x264), ("d_vcurate_openh264", run_d_oh)]
+    if a.rss_only:
+        tests = [t for t in tests if t[0].startswith("d_")]
     runs = {k: [] for k, _ in tests}
     for r in range(a.rounds):
         order = tests[r % len(tests):] + tests[:r % len(tests)]
@@ -239,12 +244,23 @@ def main():
         res[k] = {"wall": med(runs[k], "wall"), "cpu": med(runs[k], "cpu"),
                   "rss_mb": max(x["rss_mb"] for x in runs[k]),
                   "foreign": med(runs[k], "foreign"), "load": med(runs[k], "load")}
+    if a.rss_only:
+        res["rss_60_openh264"] = res["d_vcurate_openh264"]["rss_mb"]
+        res["rss_60_x264"] = res["d_vcurate_x264"]["rss_mb"]
+        res["rss_60_openh264_runs"] = [x["rss_mb"] for x in runs["d_vcurate_openh264"]]
+        res["rss_60_x264_runs"] = [x["rss_mb"] for x in runs["d_vcurate_x264"]]
+    else:
+        speed_figures(res, runs, b, clip_frames, a.rounds)
+    finish(a, b, vc, src, v600, res, work)
+
+
+def speed_figures(res, runs, b, clip_frames, rounds):
     # The same ratios per round (contenders of one round ran minutes apart at most).
     res["per_round"] = [{
         "d_vs_b": runs["b_ffmpeg_segments"][i]["wall"] / runs["d_vcurate_x264"][i]["wall"],
         "d_vs_c": runs["c_cosmos_way"][i]["wall"] / runs["d_vcurate_x264"][i]["wall"],
         "detect_vs_a": runs["a_decode"][i]["wall"] / runs["detect"][i]["wall"],
-    } for i in range(a.rounds)]
+    } for i in range(rounds)]
     res["frames_encoded"] = {"b": frames_in_dir(b.path("seg")), "c": frames_in_dir(b.path("cosmos")),
                              "d": clip_frames}
     res["ratio_d_vs_b"] = res["b_ffmpeg_segments"]["wall"] / res["d_vcurate_x264"]["wall"]
@@ -254,12 +270,14 @@ def main():
     res["cpu_ratio_d_vs_b"] = res["b_ffmpeg_segments"]["cpu"] / res["d_vcurate_x264"]["cpu"]
     res["cpu_ratio_d_vs_c"] = res["c_cosmos_way"]["cpu"] / res["d_vcurate_x264"]["cpu"]
     res["cpu_ratio_detect_vs_a"] = res["a_decode"]["cpu"] / res["detect"]["cpu"]
+    res["rss_60_openh264"] = res["d_vcurate_openh264"]["rss_mb"]
+    res["rss_60_x264"] = res["d_vcurate_x264"]["rss_mb"]
 
+
+def finish(a, b, vc, src, v600, res, work):
     # Memory: the binary alone (shared libraries mapped), then split on 1 and
     # 10 minutes of the same footage at default settings (libopenh264) and with libx264.
     res["rss_vcurate_help_mb"] = timed([vc, "--help"])["rss_mb"]
-    res["rss_60_openh264"] = res["d_vcurate_openh264"]["rss_mb"]
-    res["rss_60_x264"] = res["d_vcurate_x264"]["rss_mb"]
     if not a.no_long:
         b.make_long(src, 600, v600)
         for enc, key in (("libopenh264", "rss_600_openh264"), ("libx264", "rss_600_x264")):
