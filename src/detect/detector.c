@@ -363,6 +363,18 @@ int64_t vc_detector_final_before(const vc_detector *d)
     return vc_event_merge_final_before(&d->merge, components_final_before(d));
 }
 
+bool vc_detector_frame_doomed(const vc_detector *d, int64_t f)
+{
+    if (d->tn || f <= d->merge.out_last)
+        return false;
+    if (vc_event_merge_in_transition(&d->merge, f))
+        return true;
+    /* An open gradual range joins the candidates whole once it ends (a
+     * released cut inside it cannot come first: see the merge latency). */
+    int64_t first, last;
+    return d->grad && vc_gradual_open_range(d->grad, &first, &last) && f >= first && f <= last;
+}
+
 int vc_detector_latency(const vc_detector *d)
 {
     if (d->tn)

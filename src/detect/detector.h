@@ -78,6 +78,11 @@ const char *vc_detector_error(const vc_detector *d);                 /* after a 
 bool vc_detector_next_event(vc_detector *d, vc_shot_event *ev);      /* events in increasing frame order */
 int64_t vc_detector_final_before(const vc_detector *d);              /* INT64_MAX after finish */
 int vc_detector_latency(const vc_detector *d);
+/* Is frame f (not yet covered by a returned event) certain to fall inside a
+ * transition, so that it can belong to no shot? Lets a caller that holds
+ * frames for vc_detector_latency() free those early: while a fade is still
+ * open the detector cannot settle it, but its frames are already doomed. */
+bool vc_detector_frame_doomed(const vc_detector *d, int64_t f);
 void vc_detector_set_stats_callback(vc_detector *d, vc_frame_stats_fn fn, void *opaque);
 /* TransNetV2 only: per-frame probabilities of both heads, in frame order. */
 typedef void (*vc_frame_pred_fn)(void *opaque, int64_t frame, float single, float many);

@@ -143,3 +143,17 @@ int64_t vc_event_merge_final_before(const vc_event_merge *m, int64_t fb)
         r = m->pend[0].first;
     return r;
 }
+
+bool vc_event_merge_in_transition(const vc_event_merge *m, int64_t f)
+{
+    if (f <= m->out_last)
+        return false;   /* released: the segmenter's business now */
+    for (size_t i = 0; i < m->npend; i++) {
+        const vc_shot_event *e = &m->pend[i];
+        if (e->first > f)
+            break;
+        if (e->kind == VC_SHOT_TRANSITION && f <= e->last)
+            return true;
+    }
+    return false;
+}

@@ -27,5 +27,8 @@ void vc_event_merge_add(vc_event_merge *m, const vc_shot_event *ev);
 void vc_event_merge_release(vc_event_merge *m, int64_t fb, int64_t t);
 bool vc_event_merge_next(vc_event_merge *m, vc_shot_event *ev);
 int64_t vc_event_merge_final_before(const vc_event_merge *m, int64_t fb);
+/* Is frame f inside a transition candidate that will surely be released as
+ * (part of) a transition? Candidates only grow, never shrink or vanish. */
+bool vc_event_merge_in_transition(const vc_event_merge *m, int64_t f);
 
 #endif

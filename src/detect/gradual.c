@@ -245,6 +245,15 @@ int64_t vc_gradual_final_before(const vc_gradual *g)
     return fb;
 }
 
+bool vc_gradual_open_range(const vc_gradual *g, int64_t *first, int64_t *last)
+{
+    if (!g->open)
+        return false;
+    *first = g->cur.first;
+    *last = g->cur.last;
+    return true;
+}
+
 int vc_gradual_latency(const vc_gradual *g)
 {
     return 2 * g->p.max_len + g->p.join_gap + 1;   /* see settle() */

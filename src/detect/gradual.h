@@ -23,6 +23,9 @@ void vc_gradual_finish(vc_gradual *g);
 bool vc_gradual_pop(vc_gradual *g, int64_t *first, int64_t *last, double *score);
 /* No range touching frames < this will be popped later (INT64_MAX after finish). */
 int64_t vc_gradual_final_before(const vc_gradual *g);
+/* The range being grown, if any: its frames are certain to be reported
+ * (ranges only grow until popped). */
+bool vc_gradual_open_range(const vc_gradual *g, int64_t *first, int64_t *last);
 /* Max frames between a push and final_before passing it. */
 int vc_gradual_latency(const vc_gradual *g);
 void vc_gradual_free(vc_gradual *g);

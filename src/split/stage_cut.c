@@ -8,7 +8,8 @@
  * later frames are still being decoded; whether it survives the minimum
  * length rule is only known when it ends, so its bytes stay in memory until
  * then (an encoded clip is small next to its raw frames). Memory is bounded
- * by the delay line and the per-encoder frame queues, never by video length.
+ * by the delay line and the per-encoder frame queues, never by video length;
+ * frames inside a fade the detector has not settled yet are freed early.
  * Audio packets are passed through to the clip whose time span holds them. */
 #include "split/stage_cut.h"
 
@@ -143,6 +144,16 @@ static void release(cut *c, held_frame *h)
         in = stride_place(c, h->time);
         piece = (int64_t)c->span_at;
     }
+    if (in && !h->frame) {
+        /* Freed early as doomed but placed in a clip after all: a detector
+         * bug. Drop the clip rather than write one with a hole in it. */
+        vc_warn("%s: internal error: frame %lld was released early; clip dropped", c->sv->v.path,
+                (long long)h->index);
+        if (c->cur)
+            vc_clip_job_close(c->cur, false);
+        c->cur = NULL;
+        in = false;
+    }
     if (c->cur && (!in || piece != c->cur_piece))
         close_clip(c, h->index);
     if (in && !c->cur && !c->limit_reached)
@@ -167,6 +178,19 @@ static void hold(cut *c, AVFrame *f, int64_t index, double time)
     c->held_len++;
 }
 
+/* Frees held frames that the detector already knows fall inside a
+ * transition (an open fade): they can belong to no clip, and holding them
+ * until the fade settles is what made the delay line peak at 1080p. Only the
+ * index and time stay, for ordering and audio placement. */
+static void drop_doomed(cut *c)
+{
+    for (int k = 0; k < c->held_len; k++) {
+        held_frame *h = &c->held[(c->held_head + k) % c->held_cap];
+        if (h->frame && vc_detector_frame_doomed(c->det, h->index))
+            av_frame_free(&h->frame);
+    }
+}
+
 /* Release every held frame whose clip membership is now certain. */
 static void release_settled(cut *c, bool all)
 {
@@ -176,6 +200,7 @@ static void release_settled(cut *c, bool all)
         while (vc_detector_next_event(c->det, &ev))
             vc_segmenter_push(c->seg, &ev);
         settled = vc_detector_final_before(c->det) - vc_segmenter_lookahead(c->seg);
+        drop_doomed(c);
     }
     while (c->held_len > 0) {
         held_frame *h = &c->held[c->held_head];
