@@ -13,6 +13,7 @@
 #include "split/segmenter.h"
 #include "storage/fs.h"
 #include "util/common.h"
+#include "pipeline/cancel.h"
 #include "util/log.h"
 #include "video/decode.h"
 #include "video/probe.h"
@@ -142,10 +143,16 @@ static int detect_video(const char *video, vc_split_config *cfgp)
     int status = 0;
     vc_shot_event ev;
     int64_t n = 0;
-    for (;;) {
+    while (!vc_cancelled()) {
         int r = vc_decoder_next(dec, frame, pkt);
-        if (r == VC_DEC_EOF || r < 0)
+        if (r == VC_DEC_EOF)
             break;
+        if (r < 0) {
+            char eb[128];
+            vc_error("%s: read error at frame %lld: %s", video, (long long)n, vc_av_err(r, eb));
+            status = 1;
+            break;
+        }
         if (r == VC_DEC_AUDIO) {
             av_packet_unref(pkt);
             continue;
@@ -160,6 +167,10 @@ static int detect_video(const char *video, vc_split_config *cfgp)
         n++;
         while (vc_detector_next_event(det, &ev))
             add_event(&l, &ev);
+    }
+    if (!status && vc_cancelled()) {
+        vc_error("%s: interrupted at frame %lld; nothing written", video, (long long)n);
+        status = 130;
     }
     if (!status && vc_detector_finish(det) < 0) {
         vc_error("%s: shot detector failed: %s", video, vc_detector_error(det));

@@ -269,7 +269,10 @@ static const char detect_help[] =
 "  --predictions FILE   transnetv2: write per-frame probabilities, one frame a line:\n"
 "                       \"single_frame many_hot\" (as TransNetV2's own tool writes them)\n"
 "  --decode-threads N   decoder threads (0 = auto)\n"
-"  --threads N          CPU threads for the model (0 = all cores)\n";
+"  --threads N          CPU threads for the model (0 = all cores)\n"
+"\n"
+"Exit status: 0 success, 1 the video cannot be read or decoded, 2 usage error,\n"
+"130 interrupted (nothing printed or written).\n";
 
 static int bad(const char *flag, const char *val, const char *why)
 {

@@ -174,6 +174,27 @@ def detect_prints_shots():
 
 
 @case
+def detect_interrupt_stops_at_once():
+    """Ctrl-C during `detect`: exit 130 promptly, nothing printed. A minute of
+    video takes detect several seconds under the sanitizers."""
+    d = os.path.join(TMP, "dti")
+    os.makedirs(d)
+    v = f"{d}/long.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=60", "-c:v", "libx264",
+           "-preset", "ultrafast", v)
+    p = subprocess.Popen([VCURATE, "detect", v], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert p.poll() is None, ("detect ended before the signal", p.communicate())
+    p.send_signal(signal.SIGINT)
+    t0 = time.time()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, err)
+    assert time.time() - t0 < 3, "detect took too long to stop"
+    assert out == "", out
+    assert "interrupted" in err, err
+
+
+@case
 def bad_inputs_are_recorded_and_run_goes_on():
     d = os.path.join(TMP, "bad")
     os.makedirs(f"{d}/in")
