@@ -179,12 +179,26 @@ static void sha256_hex(const char *s, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* A JSON file, local or s3://. NULL with je->text set on failure. */
+static json_t *load_json(const char *path, json_error_t *je)
+{
+    size_t len = 0;
+    char *text = vc_fs_read_all(path, &len);
+    if (!text) {
+        snprintf(je->text, sizeof je->text, "cannot read it: %s", vc_fs_strerror(path, -errno));
+        return NULL;
+    }
+    json_t *j = json_loadb(text, len, 0, je);
+    free(text);
+    return j;
+}
+
 /* Loads a metas JSON and its captioned windows. 0, or -1 (logged). */
 static int clip_load(const char *path, const char *caption_key, clip *c, size_t *uncaptioned)
 {
     memset(c, 0, sizeof *c);
     json_error_t je;
-    c->meta = json_load_file(path, 0, &je);
+    c->meta = load_json(path, &je);
     if (!json_is_object(c->meta)) {
         vc_error("%s: %s", path, c->meta ? "not a JSON object" : je.text);
         return -1;
@@ -242,7 +256,8 @@ static bool clip_up_to_date(const clip *c, const embed_opts *o, const char *out_
     char *rp = vc_asprintf("%s/%s.json", out_dir, c->uuid);
     bool ok = false;
     if (vc_fs_exists(pk)) {
-        json_t *have = json_load_file(rp, 0, NULL);
+        json_error_t je;
+        json_t *have = load_json(rp, &je);
         json_t *want = clip_record(c, o, d_model);
         ok = have && json_equal(have, want);
         json_decref(have);
@@ -307,22 +322,22 @@ static int clip_write(const clip *c, const embed_opts *o, const char *out_dir, c
 
 /* ---- the run ---- */
 
-static char *t5_folder(const char *weights, char **ckpt, char *err, size_t errlen)
+static char *t5_folder(const char *weights_arg, char **ckpt, char *err, size_t errlen)
 {
     *ckpt = NULL;
+    char *weights = vc_models_localize(weights_arg, "t5_xxl", err, errlen);   /* s3:// -> local cache */
+    if (!weights)
+        return NULL;
     char *cfg = vc_fs_join(weights, "config.json");
     bool direct = vc_fs_exists(cfg);
     free(cfg);
     if (direct)
-        return vc_xstrdup(weights);   /* a Hugging Face folder given directly */
-    const vc_model_def *m = vc_models_find("t5_xxl");
-    if (!m) {
-        snprintf(err, errlen, "no t5_xxl model in the registry");
-        return NULL;
-    }
-    if (!(*ckpt = vc_models_checkpoint_path(weights, "t5_xxl", err, errlen)))
-        return NULL;
-    return vc_models_repo_dir(weights, m);
+        return weights;   /* a Hugging Face folder given directly */
+    char *folder = NULL;
+    if ((*ckpt = vc_models_checkpoint_path(weights, "t5_xxl", err, errlen)))
+        folder = vc_models_repo_dir(weights, vc_models_find("t5_xxl"));
+    free(weights);
+    return folder;
 }
 
 static int run(const embed_opts *o)
@@ -512,8 +527,6 @@ int vc_cmd_embed(int argc, char **argv)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (!o.input)
         return usage_error("--input-clip-path is required");
-    if (!strncmp(o.input, "s3://", 5) || !strncmp(o.input, "az://", 5))
-        return usage_error("object-store paths are not supported yet: %s", o.input);
     vc_nn_device dev;
     char err[256];
     if (vc_nn_device_parse(device, &dev, err, sizeof err))

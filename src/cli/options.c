@@ -544,16 +544,25 @@ static void set_profiles(const vc_split_config *cfg)
 static int mirror_models(vc_split_config *cfg)
 {
     static char *cached_dir, *cached_file;
-    const char *tnet_rel = "Sn4kehead/TransNetV2/transnetv2-pytorch-weights.pth";
-    bool need_tnet = cfg->algo == VC_SPLIT_TRANSNETV2 && !cfg->transnetv2_weights;
-    if (is_s3(cfg->model_weights_path) && need_tnet) {
-        free(cached_dir);
-        cached_dir = vc_s3_cache_dir(cfg->model_weights_path);
-        if (vc_s3_mirror(cfg->model_weights_path, &tnet_rel, 1, cached_dir) < 0) {
-            fprintf(stderr, "vcurate: --model-weights-path %s: cannot fetch %s: %s\n",
-                    cfg->model_weights_path, tnet_rel, vc_s3_last_error());
-            return VC_OPTS_USAGE;
+    const char *ids[3];
+    size_t n = 0;
+    if (cfg->algo == VC_SPLIT_TRANSNETV2 && !cfg->transnetv2_weights)
+        ids[n++] = "transnetv2";
+    if (cfg->predict2)
+        ids[n++] = "t5_xxl";
+    ids[n] = NULL;
+    if (is_s3(cfg->model_weights_path) && n) {
+        char err[1024];
+        char *local = NULL;
+        for (size_t i = 0; i < n; i++) {
+            free(local);   /* the same cache folder each time */
+            if (!(local = vc_models_localize(cfg->model_weights_path, ids[i], err, sizeof err))) {
+                fprintf(stderr, "vcurate: --model-weights-path %s: %s\n", cfg->model_weights_path, err);
+                return VC_OPTS_USAGE;
+            }
         }
+        free(cached_dir);
+        cached_dir = local;
         cfg->model_weights_path = cached_dir;
     }
     if (is_s3(cfg->transnetv2_weights) && cfg->algo == VC_SPLIT_TRANSNETV2) {

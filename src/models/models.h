@@ -83,6 +83,13 @@ char *vc_models_checkpoint_path(const char *model_dir, const char *id, char *err
  * fixes it ("run: vcurate models download --models transnetv2 ..."). */
 int vc_models_check(const char *model_dir, const char *const *model_ids, char *err, size_t errlen);
 
+/* A model folder as the loaders take it: dir itself when local; for an
+ * s3:// dir (the models layout, or a Hugging Face folder given directly, one
+ * holding config.json) the files model `id` reads are fetched into a local
+ * cache folder, unless there with the same size, and that folder is returned.
+ * Caller frees; NULL with err naming the object and the cause. */
+char *vc_models_localize(const char *dir, const char *id, char *err, size_t errlen);
+
 /* ---- list / verify / download (the `vcurate models` command) ---- */
 
 /* Prints each model, its files, repo, revision, license and local state. */

@@ -207,18 +207,15 @@ static void fail_no_weights(const vc_shard_t5 *t, const vc_shard_opts *o,
     char *what = describe(clips, n, t->caption_key);
     char *wa = weights_arg(o);
     char *in = vc_models_shell_quote(t->input);
-    bool s3 = vc_s3_is_url(t->input);
     vc_error("no up-to-date T5 embeddings in %s/ for %s; shard cannot compute them: %s\n"
              "Fix with either:\n"
              "  vcurate embed --input-clip-path %s --captioning-algorithm %s "
              "--annotation-version %s%s\n"
-             "      computes and stores them there once%s; shard then packs them as they are\n"
+             "      computes and stores them there once; shard then packs them as they are\n"
              "  vcurate models download --models t5_xxl --encoder-only%s\n"
              "      gets the T5 weights, so shard computes them itself (--model-weights-path, "
              "--device)%s",
              t->dir, what, why, in, t->algo, t->version, wa,
-             s3 ? " (embed reads local paths only: run it on a local copy and upload its "
-                  "t5_xxl/ folder beside metas/)" : "",
              wa, t->mode == VC_SHARD_T5_FILES ? ", without --t5-embeddings files" : "");
     free(in);
     free(wa);
@@ -275,9 +272,15 @@ static void size_one(size_t k, void *opaque)
 static int open_encoder(vc_shard_t5 *t, const vc_shard_opts *o, const vc_shard_cliplist *clips,
                         const vc_shard_t5_counts *n)
 {
-    const char *weights = o->model_weights_path ? o->model_weights_path : vc_models_default_dir();
     char err[2048];
     char *folder = NULL, *ckpt = NULL;
+    /* an s3:// folder is fetched into a local cache (the loader maps files) */
+    char *weights = vc_models_localize(o->model_weights_path ? o->model_weights_path : vc_models_default_dir(),
+                                       "t5_xxl", err, sizeof err);
+    if (!weights) {
+        fail_no_weights(t, o, clips, n, err);
+        return -1;
+    }
     char *cfg = vc_fs_join(weights, "config.json");
     bool direct = vc_fs_exists(cfg);   /* a Hugging Face folder given directly, as embed takes */
     free(cfg);
@@ -288,10 +291,12 @@ static int open_encoder(vc_shard_t5 *t, const vc_shard_opts *o, const vc_shard_c
         if (vc_models_check(weights, ids, err, sizeof err) < 0 ||
             !(ckpt = vc_models_checkpoint_path(weights, "t5_xxl", err, sizeof err))) {
             fail_no_weights(t, o, clips, n, err);
+            free(weights);
             return -1;
         }
         folder = vc_models_repo_dir(weights, vc_models_find("t5_xxl"));
     }
+    free(weights);
     vc_nn_device dev = o->device;
     if (dev.kind == VC_DEV_CUDA && !vc_t5_has_cuda()) {
         vc_error("--device cuda: this build has no CUDA T5 encoder (built without nvcc); use "

@@ -289,8 +289,43 @@ def s3_case(tmp, tree, weights, want_out, u, edited, ck):
         p = run(["shard", "--input-clip-path", "s3://vc-shard-t5/split", "--output-dataset-path",
                  os.path.join(tmp, "out-s3-2"), "--model-weights-path", os.path.join(tmp, "nowhere")],
                 env=env, expect=1)
-        check("for 1 clip " in p.stderr and "run it on a local copy" in p.stderr,
+        check("for 1 clip " in p.stderr and "vcurate embed --input-clip-path s3://vc-shard-t5/split" in p.stderr,
               "S3 input, no weights: the start-up error")
+
+        # the weights on S3 too, in the models layout: fetched into the local
+        # cache once, then the same members as with the local folder
+        for d, _, fs in os.walk(weights):
+            for f in fs:
+                p = os.path.join(d, f)
+                s3.upload_file(p, "vc-shard-t5", "models/" + os.path.relpath(p, weights))
+        env["VCURATE_S3_CACHE_DIR"] = os.path.join(tmp, "s3cache")
+        out3 = os.path.join(tmp, "out-s3-3")
+        p = run(["shard", "--input-clip-path", "s3://vc-shard-t5/split", "--output-dataset-path", out3,
+                 "--threads", "2", "--model-weights-path", "s3://vc-shard-t5/models", "--device", DEVICE],
+                env=env)
+        check("1 to compute here" in p.stderr and t5_members(out3) == tb,
+              "S3 weights (models layout): the same t5_xxl members as with local weights")
+        bad = run(["shard", "--input-clip-path", "s3://vc-shard-t5/split", "--output-dataset-path",
+                   os.path.join(tmp, "out-s3-4"), "--model-weights-path", "s3://vc-shard-t5/nomodels"],
+                  env=env, expect=1)
+        check("s3://vc-shard-t5/nomodels/google-t5/t5-11b" in bad.stderr,
+              "S3 weights missing: the error names the S3 folder")
+
+        # embed straight on S3, weights given as a Hugging Face folder on S3:
+        # the same pickles as embed on the local split
+        s3.put_object(Bucket="vc-shard-t5", Key="split/t5_xxl/v0/qwen/%s.json" % u, Body=open(rec, "rb").read())
+        for k in [o["Key"] for o in s3.list_objects_v2(Bucket="vc-shard-t5", Prefix="split/t5_xxl/")["Contents"]]:
+            s3.delete_object(Bucket="vc-shard-t5", Key=k)
+        run(["embed", "--input-clip-path", "s3://vc-shard-t5/split", "--model-weights-path",
+             "s3://vc-shard-t5/models/google-t5/t5-11b", "--device", DEVICE, "--threads", "2"], env=env)
+        local = sorted(os.listdir(os.path.join(tree.input, "t5_xxl", "v0", "qwen")))
+        keys = sorted(o["Key"].rsplit("/", 1)[1] for o in
+                      s3.list_objects_v2(Bucket="vc-shard-t5", Prefix="split/t5_xxl/v0/qwen/")["Contents"])
+        check(keys == local, "embed on S3: the same files as embed on the local split")
+        for f in keys:   # and the values of the PyTorch reference
+            if f.endswith(".pickle"):
+                got = s3.get_object(Bucket="vc-shard-t5", Key="split/t5_xxl/v0/qwen/" + f)["Body"].read()
+                ck.member(tree, f.split(".")[0], got, "embed on S3")
 
 
 main()
