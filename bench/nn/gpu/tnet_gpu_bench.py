@@ -246,9 +246,11 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--no-bench", action="store_true")
     ap.add_argument("--sanitize", nargs="?", const="memcheck,racecheck", default="",
-                    help="compute-sanitizer tools (memcheck,racecheck by default), small runs, every precision")
+                    help="compute-sanitizer tools (memcheck,racecheck by default), small runs, every precision; "
+                         "TOOL:PREC runs TOOL in that precision only (racecheck:bf16)")
     ap.add_argument("--tune", default="",
                     help="kernel variants to time, '[PREC/]SPATIAL:TEMPORAL,...' (VC_TNET_CUDA_*; PREC exact or bf16)")
+    ap.add_argument("--sanitize-timeout", type=int, default=150, help="seconds per sanitizer run")
     ap.add_argument("--profile", type=int, default=0, help="per-stage GPU times at this many windows")
     ap.add_argument("--precisions", default="exact,bf16", help="our precision modes to run (exact, bf16)")
     args = ap.parse_args()
@@ -393,12 +395,12 @@ def main():
     save(res, args.out)
     if args.sanitize:
         res["sanitize"] = {}
-        tools = args.sanitize.split(",")
+        tools = [t.partition(":") for t in args.sanitize.split(",")]
         for prec in precs:
             for tool, n, maxw in (("memcheck", 150, 2), ("racecheck", 50, 1)):
-                if tool not in tools:
+                if not any(t == tool and (not p or p == prec) for t, _, p in tools):
                     continue
-                cmd = ["timeout", "150", "compute-sanitizer", "--tool", tool, "--error-exitcode", "9", args.bin,
+                cmd = ["timeout", str(args.sanitize_timeout), "compute-sanitizer", "--tool", tool, "--error-exitcode", "9", args.bin,
                        "-p", prec, "predict", params, fpath, str(n), os.path.join(args.work, "san.f32"), str(maxw)]
                 t0 = time.perf_counter()
                 r = subprocess.run(cmd, capture_output=True, text=True)

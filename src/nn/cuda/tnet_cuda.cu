@@ -213,47 +213,101 @@ static size_t pl(const vc_tnet_cuda *c, size_t plane)
     return c->prec == VC_TNET_CUDA_BF16 ? 0 : plane;
 }
 
+/* The slab GEMM's launch: the same persistent grid over op.ntiles tiles. */
+template <int BM, int BN, int BK, int WM, int WN, int ST, int PL, int SLAB, class Op>
+static cudaError_t launch_slab(const Op &op, int n, vc_tnet_cuda *c)
+{
+    using TL = tnet::SlabTile<BM, BN, BK, WM, WN, ST, PL, SLAB>;
+    auto k = tnet::sgemm<BM, BN, BK, WM, WN, ST, PL, SLAB, Op>;
+    static int per_sm[64];
+    int &ps = per_sm[c->dev & 63];
+    if (!ps) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, TL::SMEM);
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ps, k, TL::THREADS, TL::SMEM);
+        if (e != cudaSuccess) return e;
+        if (ps < 1) ps = 1;
+    }
+    const int ny = n / BN;
+    int nx = ps * c->sms / ny;
+    nx = nx < 1 ? 1 : nx > op.ntiles ? op.ntiles : nx;
+    k<<<dim3(nx, ny), TL::THREADS, TL::SMEM, c->st>>>(op);
+    return cudaGetLastError();
+}
+
+/* Spatial conv as a slab GEMM: tiles of BM / w whole image rows. */
+template <int BM, int BN, int BK, int WM, int WN, int ST, int PL, int SLAB>
+static cudaError_t spatial_slab(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
+                                int hc)
+{
+    const int F = 16 << i, cin = CIN[i][j], rb = BM / w;
+    if (BM % w || cin % BK || (8 * F) % BN || tnet::SpatialSlabOp::slab_max(rb, w, hc) > SLAB)
+        return cudaErrorInvalidConfiguration;
+    const int ntiles = (nf * hc + rb - 1) / rb;
+    tnet::SpatialSlabOp op{in,   c->ws[i][j], c->S, pl(c, in_plane), (size_t)8 * F * 9 * cin, pl(c, c->plS),
+                           cin,  8 * F,       h,    w,                hc,                       nf,
+                           rb,   ntiles};
+    return launch_slab<BM, BN, BK, WM, WN, ST, PL, SLAB>(op, 8 * F, c);
+}
+
 static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
                            int hc)
 {
-    const int F = 16 << i, cin = CIN[i][j];
-    tnet::SpatialOp op{in, c->ws[i][j], c->S, pl(c, in_plane), (size_t)8 * F * 9 * cin, pl(c, c->plS), cin, 8 * F,
-                       h, w, hc, nf * hc * w};
-    /* VC_TNET_CUDA_SPATIAL picks another variant, for tuning */
-    if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
-        /* one plane: half the shared memory a stage, so a third stage fits */
-        case 1: return launch<256, 128, 64, 64, 64, 2, 1>(op, op.m, 8 * F, c);
-        case 2: return launch<128, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
-        default: return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
-        }
-    /* 256x128 tiles, 8 warps of 64x64, K step 64, double-buffered: the best
-     * of the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md) */
-    switch (c->cfg_spatial) {
-    case 1: return launch<128, 128, 32, 64, 32, 3, 2>(op, op.m, 8 * F, c);
-    case 2: return launch<256, 128, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
-    case 3:
-        if (F > 16) return launch<128, 256, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
-        return launch<256, 128, 32, 64, 64, 3, 2>(op, op.m, 8 * F, c);
-    default: return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
+    /* VC_TNET_CUDA_SPATIAL picks another variant, for tuning; 8: the igemm kernel (one A copy a tap) */
+    if (c->cfg_spatial == 8) {
+        const int F = 16 << i, cin = CIN[i][j];
+        tnet::SpatialOp op{in, c->ws[i][j], c->S, pl(c, in_plane), (size_t)8 * F * 9 * cin, pl(c, c->plS), cin,
+                           8 * F, h, w, hc, nf * hc * w};
+        if (c->prec == VC_TNET_CUDA_BF16) return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
+        return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
     }
+    if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
+        /* 192 rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64 */
+        case 1: return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        /* 384 rows: half the weight traffic per output */
+        case 2: return spatial_slab<384, 128, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
+        case 3: return spatial_slab<384, 64, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
+        default: return spatial_slab<192, 128, 32, 48, 64, 4, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        }
+    switch (c->cfg_spatial) {
+    case 1: return spatial_slab<384, 64, 32, 48, 64, 2, 2, 644>(c, i, j, in, in_plane, nf, h, w, hc);
+    default: return spatial_slab<192, 128, 32, 48, 64, 3, 2, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+    }
+}
+
+/* Temporal conv as a slab GEMM: tiles of TT frames x PP pixels, one branch a grid row. */
+template <int F, bool POOL, int TT, int PP, int ST, int PL>
+static cudaError_t temporal_slab(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out_plane, int nf, int h, int w)
+{
+    constexpr int BM = TT * PP, SLAB = (TT + 2 * 8) * PP; /* the largest dilation is 8 */
+    const int npix = POOL ? (h / 2) * (w / 2) * 4 : h * w;
+    if (T % TT || npix % PP || nf % TT) return cudaErrorInvalidConfiguration;
+    tnet::TemporalSlabOp<POOL> op{c->S,   c->wt[i][j], out,           pl(c, c->plS),
+                                  (size_t)4 * F * 6 * F, pl(c, out_plane), c->beta[i][j], c->x1,
+                                  pl(c, c->plX1), 2 * F, h,           w,
+                                  TT,     PP,          npix / PP,     (nf / TT) * (npix / PP)};
+    return launch_slab<BM, F, 32, 32, F, ST, PL, SLAB>(op, 4 * F, c);
 }
 
 template <int F, bool POOL>
 static cudaError_t temporal(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out_plane, int nf, int h, int w)
 {
-    int m = POOL ? nf * (h / 2) * (w / 2) * 4 : nf * h * w;
-    tnet::TemporalOp<POOL> op{c->S,          c->wt[i][j], out,   pl(c, c->plS), (size_t)4 * F * 6 * F,
-                              pl(c, out_plane), c->beta[i][j], c->x1, pl(c, c->plX1), 2 * F,
-                              h,              w,           m};
+    if (c->cfg_temporal == 8) { /* the igemm kernel (one A copy a tap), for comparison */
+        int m = POOL ? nf * (h / 2) * (w / 2) * 4 : nf * h * w;
+        tnet::TemporalOp<POOL> op{c->S,          c->wt[i][j], out,   pl(c, c->plS), (size_t)4 * F * 6 * F,
+                                  pl(c, out_plane), c->beta[i][j], c->x1, pl(c, c->plX1), 2 * F,
+                                  h,              w,           m};
+        if (c->prec == VC_TNET_CUDA_BF16) return launch<128, F, 32, 32, F, 2, 1>(op, m, 4 * F, c);
+        return launch<128, F, 32, 32, F, 2, 2>(op, m, 4 * F, c);
+    }
+    /* VC_TNET_CUDA_TEMPORAL, for tuning. 20 frames x 8 pixels: the slab is 1.1x (d = 1) to 1.8x (d = 8)
+     * the tile's rows, against 3x for the igemm */
     if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_temporal) {
-        case 1: return launch<128, F, 32, 32, F, 3, 1>(op, m, 4 * F, c);
-        case 2: return launch<256, F, 32, 64, F, 2, 1>(op, m, 4 * F, c);
-        default: return launch<128, F, 32, 32, F, 2, 1>(op, m, 4 * F, c);
+        case 1: return temporal_slab<F, POOL, 20, 8, 3, 1>(c, i, j, out, out_plane, nf, h, w);
+        default: return temporal_slab<F, POOL, 20, 8, 4, 1>(c, i, j, out, out_plane, nf, h, w);
         }
-    switch (c->cfg_temporal) { /* VC_TNET_CUDA_TEMPORAL, for tuning */
-    case 1: return launch<128, F, 32, 32, F, 3, 2>(op, m, 4 * F, c);
-    case 2: return launch<256, F, 32, 64, F, 2, 2>(op, m, 4 * F, c);
-    default: return launch<128, F, 32, 32, F, 2, 2>(op, m, 4 * F, c);
+    switch (c->cfg_temporal) {
+    case 1: return temporal_slab<F, POOL, 20, 8, 3, 2>(c, i, j, out, out_plane, nf, h, w);
+    default: return temporal_slab<F, POOL, 20, 8, 4, 2>(c, i, j, out, out_plane, nf, h, w);
     }
 }
 

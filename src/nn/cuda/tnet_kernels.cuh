@@ -336,6 +336,297 @@ struct TemporalOp {
     }
 };
 
+/* ---- slab implicit GEMM -----------------------------------------------
+ * The igemm above copies each A row once per tap: a 3x3 conv reads every
+ * input pixel 9 times (x the N tiles) from L2, and its loads, not the tensor
+ * cores, bound it. Here a block tile of BM output rows copies, per K chunk
+ * of BK channels, the "slab" of input rows the tile needs (output rows plus
+ * the halo) into shared memory once. Each tap's A operand is then the slab
+ * at a row offset: ldmatrix takes one row address per lane, so the shift,
+ * the halo columns and any gaps between image rows cost nothing. The
+ * weights (B) stream per (chunk, tap) through a STAGES-deep cp.async ring;
+ * the slab is double-buffered per chunk (loaded in the same commit group as
+ * the chunk's first tap of B). The Op gives tiles, slab rows, per output
+ * row its slab row, per tap the row offset, and the epilogue. */
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, int PL, int SLAB>
+struct SlabTile {
+    static_assert(PL == 1 || PL == 2, "planes: 1 (bf16) or 2 (bf16x3)");
+    static constexpr int NWM = BM / WM, NWN = BN / WN;
+    static constexpr int THREADS = NWM * NWN * 32;
+    static constexpr int LDS = BK + 8; /* row pad: 8 consecutive slab rows hit distinct banks */
+    static constexpr int SMEM = (2 * PL * SLAB + STAGES * PL * BN) * LDS * 2;
+};
+
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, int PL, int SLAB, class Op>
+__global__ void __launch_bounds__(SlabTile<BM, BN, BK, WM, WN, STAGES, PL, SLAB>::THREADS)
+sgemm(const Op op)
+{
+    using TL = SlabTile<BM, BN, BK, WM, WN, STAGES, PL, SLAB>;
+    constexpr int LDS = TL::LDS, NT = TL::THREADS;
+    constexpr int MT = WM / 16, NT8 = WN / 8;
+    constexpr int CPR = BK / 8; /* 16-byte chunks per row */
+    constexpr int B_PER = (BN * CPR + NT - 1) / NT;
+    constexpr int TAPS = Op::TAPS;
+    static_assert(NT8 % 2 == 0, "B fragments are loaded two n-tiles at a time");
+    static_assert(NT % CPR == 0, "slab rows are copied CPR threads a row");
+    static_assert(STAGES >= 2 && STAGES - 1 <= TAPS, "the next slab may only overwrite a finished chunk's buffer");
+
+    /* slab buffer s: A hi[, A lo] ([SLAB][LDS] each); B stage s: hi[, lo] ([BN][LDS]) */
+    extern __shared__ uint4 smem_raw[];
+    bf16 *sA = reinterpret_cast<bf16 *>(smem_raw);
+    bf16 *sB = sA + 2 * PL * SLAB * LDS;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / TL::NWN, wn = warp % TL::NWN;
+    const int by = blockIdx.y, n0 = by * BN;
+    const int K = TAPS * op.ck;
+    const int nchunks = op.ck / BK;
+    const int kiters = TAPS * nchunks; /* so it / TAPS counts chunks over the whole loop */
+    const int mytiles = op.ntiles > (int)blockIdx.x ? (op.ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x : 0;
+    const int total = mytiles * kiters;
+
+    typename Op::Tile ltile = op.tile(0, by); /* the tile being loaded (loads run ahead of the math) */
+    int ltl = -1;
+    auto load = [&](int it) {
+        const int tl = it / kiters, kit = it - tl * kiters, chunk = kit / TAPS, tap = kit - chunk * TAPS;
+        const int c0 = chunk * BK;
+        if (tap == 0) {
+            if (tl != ltl) {
+                ltile = op.tile(blockIdx.x + tl * gridDim.x, by);
+                ltl = tl;
+            }
+            bf16 *a = sA + ((it / TAPS) & 1) * PL * SLAB * LDS;
+            const int nrows = op.slab_rows(ltile), ch = tid % CPR;
+            for (int r = tid / CPR; r < nrows; r += NT / CPR) {
+                const bf16 *src = op.slab_src(ltile, r, by);
+                const bf16 *s = src ? src + c0 + ch * 8 : op.wt;
+                cp_async16(a + r * LDS + ch * 8, s, src ? 16 : 0);
+                if constexpr (PL == 2)
+                    cp_async16(a + (SLAB + r) * LDS + ch * 8, s + (src ? op.in_plane : 0), src ? 16 : 0);
+            }
+        }
+        bf16 *b = sB + (it % STAGES) * PL * BN * LDS;
+#pragma unroll
+        for (int i = 0; i < B_PER; i++) {
+            int idx = tid + i * NT;
+            if (idx < BN * CPR) {
+                int r = idx / CPR, ch = idx % CPR;
+                const bf16 *s = op.wt + (size_t)(n0 + r) * K + tap * op.ck + c0 + ch * 8;
+                cp_async16(b + r * LDS + ch * 8, s, 16);
+                if constexpr (PL == 2) cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
+            }
+        }
+    };
+
+    float acc[MT][NT8][4];
+#pragma unroll
+    for (int x = 0; x < MT; x++)
+#pragma unroll
+        for (int y = 0; y < NT8; y++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[x][y][e] = 0.f;
+
+    typename Op::Tile ctile = op.tile(0, by); /* the tile being computed */
+    int arow[MT];                             /* this lane's ldmatrix row of each m-tile, tap offset 0 */
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) arow[mt] = 0;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < total) load(s);
+        cp_commit();
+    }
+    for (int it = 0; it < total; it++) {
+        cp_wait<STAGES - 2>();
+        __syncthreads(); /* iteration it landed for all; B stage it-1 and a finished chunk's slab are free */
+        {
+            int nk = it + STAGES - 1;
+            if (nk < total) load(nk);
+            cp_commit();
+        }
+        const int kit = it % kiters, tap = kit % TAPS;
+        if (kit == 0) {
+            ctile = op.tile(blockIdx.x + (it / kiters) * gridDim.x, by);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) arow[mt] = op.a_row(ctile, wm * WM + mt * 16 + (lane & 15));
+        }
+        const int toff = op.tap_off(ctile, tap, by);
+        const bf16 *a = sA + ((it / TAPS) & 1) * PL * SLAB * LDS + ((lane >> 4) << 3);
+        const bf16 *b = sB + (it % STAGES) * PL * BN * LDS + (wn * WN) * LDS;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            uint32_t af[PL][MT][4];
+#pragma unroll
+            for (int pl = 0; pl < PL; pl++)
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) ldsm_x4(af[pl][mt], a + (pl * SLAB + arow[mt] + toff) * LDS + kk);
+#pragma unroll
+            for (int nt = 0; nt < NT8; nt += 2) {
+                uint32_t bh[4];
+                const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
+                ldsm_x4(bh, bp);
+                if constexpr (PL == 2) {
+                    uint32_t bl[4];
+                    ldsm_x4(bl, bp + BN * LDS);
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int u = 0; u < 2; u++) {
+                            mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
+                            mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
+                            mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                        }
+                } else {
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int u = 0; u < 2; u++) mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                }
+            }
+        }
+        if (kit == kiters - 1) {
+            /* tile done. Accumulator layout of m16n8: rows g, g+8, columns 2t, 2t+1. */
+            const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const typename Op::ORow orow = op.out_row(ctile, wm * WM + mt * 16 + g + h * 8);
+#pragma unroll
+                    for (int nt = 0; nt < NT8; nt++) {
+                        op.store(orow, n0 + wn * WN + nt * 8 + t4 * 2, acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
+#pragma unroll
+                        for (int e = 0; e < 2; e++) acc[mt][nt][2 * h + e] = 0.f;
+                    }
+                }
+        }
+    }
+    cp_wait<0>();
+}
+
+/* (1,3,3) spatial conv as a slab GEMM. A tile is rb = BM / w whole output
+ * image rows (the global row index g = f*hc + y runs over frames). The slab
+ * holds "extended" input rows e = f*(hc+2) + y+1, y = -1..hc (y = -1 and
+ * y >= h are zeros), each with a zero pixel either side: (w+2) slab rows per
+ * image row. Output (g, x) then reads slab row (e(g) - ebase)*(w+2) + x+1
+ * plus dy*(w+2) + dx for tap (dy, dx), frame boundaries included. */
+struct SpatialSlabOp {
+    static constexpr int TAPS = 9;
+    const bf16 *in;    /* [pix][ck] */
+    const bf16 *wt;    /* [N][9][ck] */
+    bf16 *out;         /* [pix][ldo] */
+    size_t in_plane, w_plane, out_plane;
+    int ck, ldo, h, w, hc, nf, rb, ntiles;
+    struct Tile {
+        int g0, ebase, nrows;
+    };
+    typedef int ORow; /* output pixel, or -1 */
+    __host__ __device__ int ext(int g) const { return g + 2 * (g / hc) + 1; }
+    __host__ __device__ Tile tile(int t, int) const
+    {
+        int g0 = t * rb, gl = g0 + rb < nf * hc ? g0 + rb - 1 : nf * hc - 1;
+        int eb = ext(g0) - 1;
+        return {g0, eb, (ext(gl) + 2 - eb) * (w + 2)};
+    }
+    __host__ __device__ int slab_rows(const Tile &t) const { return t.nrows; }
+    __host__ __device__ const bf16 *slab_src(const Tile &t, int j, int) const
+    {
+        int w2 = w + 2, e = t.ebase + j / w2, x = j % w2 - 1, f = e / (hc + 2), y = e % (hc + 2) - 1;
+        if (x < 0 || x >= w || y < 0 || y >= h || f >= nf) return nullptr;
+        return in + ((size_t)(f * h + y) * w + x) * ck;
+    }
+    __host__ __device__ int a_row(const Tile &t, int ml) const
+    {
+        int g = t.g0 + ml / w, x = ml % w; /* rows past the end (last tile) stay inside the slab buffer */
+        return (ext(g) - t.ebase) * (w + 2) + x + 1;
+    }
+    __host__ __device__ int tap_off(const Tile &, int tap, int) const { return (tap / 3 - 1) * (w + 2) + tap % 3 - 1; }
+    __host__ __device__ ORow out_row(const Tile &t, int ml) const
+    {
+        int g = t.g0 + ml / w;
+        if (g >= nf * hc) return -1;
+        return ((g / hc) * h + g % hc) * w + ml % w;
+    }
+    __device__ void store(ORow pix, int n, float v0, float v1) const
+    {
+        if (pix >= 0) store_split(out + (size_t)pix * ldo + n, out_plane, v0, v1);
+    }
+    /* slab rows a tile may reach (the buffer size), rb rows crossing up to rb/hc + 1 frame ends */
+    static int slab_max(int rb, int w, int hc) { return (rb + 2 + 2 * ((rb - 1) / hc + 1)) * (w + 2); }
+};
+
+/* (3,1,1) temporal conv of branch `by` (dilation d = 2^by) as a slab GEMM.
+ * A tile is tt frames (inside one 100-frame window) x pp pixels; its rows
+ * are ml = frame * pp + pixel. The slab holds frames t0-d .. t0+tt+d-1 of
+ * those pixels (zeros outside the window), so tap k reads slab row
+ * ml + k*d*pp. POOL (DDCNN 1): pixels go in 2x2-quad order (pp % 4 == 0), so
+ * each quad is 4 consecutive rows and the epilogue is TemporalOp's. */
+template <bool POOL>
+struct TemporalSlabOp {
+    static constexpr int TAPS = 3;
+    const bf16 *in;        /* S: [pix][8F] */
+    const bf16 *wt;        /* [4F][3][2F] */
+    bf16 *out;             /* [pix][4F], or POOL: [pooled pix][4F] */
+    size_t in_plane, w_plane, out_plane;
+    const float *beta;     /* [4F]: folded BN shift */
+    const bf16 *shortcut;  /* POOL: x1 [pix][4F] */
+    size_t sc_plane;
+    int ck;                /* 2F */
+    int h, w, tt, pp, npg, ntiles; /* npg: pixel groups a frame */
+    struct Tile {
+        int f0, t0, p0, d;
+    };
+    struct ORow {
+        int pix, opix;
+    };
+    /* q-th pixel of a frame (quad order if POOL) */
+    __host__ __device__ int qpix(int q) const
+    {
+        if (!POOL) return q;
+        int pw = w / 2, j = q >> 2, s = q & 3, py = j / pw, px = j - py * pw;
+        return (2 * py + (s >> 1)) * w + 2 * px + (s & 1);
+    }
+    __host__ __device__ Tile tile(int t, int by) const
+    {
+        int fg = t / npg, pg = t - fg * npg;
+        return {fg * tt, (fg * tt) % T, pg * pp, 1 << by};
+    }
+    __host__ __device__ int slab_rows(const Tile &t) const { return (tt + 2 * t.d) * pp; }
+    __host__ __device__ const bf16 *slab_src(const Tile &t, int j, int by) const
+    {
+        int ft = j / pp, q = t.p0 + j % pp, t2 = t.t0 - t.d + ft;
+        if (t2 < 0 || t2 >= T) return nullptr;
+        return in + ((size_t)(t.f0 - t.d + ft) * h * w + qpix(q)) * (4 * ck) + by * ck;
+    }
+    __host__ __device__ int a_row(const Tile &, int ml) const { return ml; }
+    __host__ __device__ int tap_off(const Tile &t, int tap, int) const { return tap * t.d * pp; }
+    __host__ __device__ ORow out_row(const Tile &t, int ml) const
+    {
+        int ft = ml / pp, q = t.p0 + ml % pp, f = t.f0 + ft;
+        if (!POOL) return {f * h * w + q, 0};
+        return {f * h * w + qpix(q), f * (h / 2) * (w / 2) + (q >> 2)};
+    }
+    __device__ void store(const ORow &r, int n, float v0, float v1) const
+    {
+        const int ldo = 2 * ck; /* 4F */
+        v0 = fmaxf(v0 + beta[n], 0.f);
+        v1 = fmaxf(v1 + beta[n + 1], 0.f);
+        if (!POOL) {
+            store_split(out + (size_t)r.pix * ldo + n, out_plane, v0, v1);
+            return;
+        }
+        float2 s = load_split(shortcut + (size_t)r.pix * ldo + n, sc_plane);
+        v0 += s.x;
+        v1 += s.y;
+        v0 += __shfl_xor_sync(0xffffffffu, v0, 4);
+        v1 += __shfl_xor_sync(0xffffffffu, v1, 4);
+        v0 += __shfl_xor_sync(0xffffffffu, v0, 8);
+        v1 += __shfl_xor_sync(0xffffffffu, v1, 8);
+        if ((threadIdx.x & 12) == 0)
+            store_split(out + (size_t)r.opix * ldo + n, out_plane, 0.25f * v0, 0.25f * v1);
+    }
+};
+
 /* First spatial conv (3 input channels, K = 27: too thin for the tensor
  * cores) straight from the uint8 frames, fp32 FMA. 64 pixels x 128
  * outputs per block, staged in shared memory for coalesced stores. */
