@@ -9,6 +9,7 @@
 #include <libswscale/swscale.h>
 #include <turbojpeg.h>
 
+#include "caption/resize.h"
 #include "caption/sampling.h"
 #include "util/common.h"
 
@@ -16,11 +17,15 @@ struct vc_cap_framer {
     vc_cap_frames_cfg c;
     int width, height;           /* clip size */
     int pw, ph;                  /* proxy size */
-    AVFrame **proxy;             /* by clip frame index; NULL when dropped */
+    AVFrame **proxy;             /* by clip frame index; NULL when dropped; full range */
     int64_t cap, count;
     int64_t settled;             /* blocks whose window is certain */
     int held;
-    struct SwsContext *sws;
+    AVFrame **spare;             /* dropped proxies, reused */
+    int nspare;
+    vc_resize *rs[2];            /* luma, chroma: source -> proxy (yuv420p / yuvj420p) */
+    int rs_fmt;
+    struct SwsContext *sws;      /* other pixel formats */
     int sws_fmt;
     bool failed;
 };
@@ -56,9 +61,65 @@ int vc_cap_framer_held(const vc_cap_framer *f)
 static void drop(vc_cap_framer *f, int64_t i)
 {
     if (i < f->count && f->proxy[i]) {
-        av_frame_free(&f->proxy[i]);
+        f->spare = vc_xrealloc(f->spare, (size_t)(f->nspare + 1) * sizeof(*f->spare));
+        f->spare[f->nspare++] = f->proxy[i];
+        f->proxy[i] = NULL;
         f->held--;
     }
+}
+
+/* Video-range BT.601 Y'CbCr -> the full-range Y'CbCr of JPEG (JFIF), so
+ * that a decoder's RGB equals libswscale's default yuv420p -> rgb24 (what
+ * Cosmos's PyAV decode gives) without an RGB round trip; folded into the
+ * resize (yuv420p) or applied with these tables (other formats). */
+#define Y_GAIN (255.0 / 219.0)
+#define Y_OFF (-16 * 255.0 / 219.0)
+#define C_GAIN (255.0 / 224.0)
+#define C_OFF (128 - 128 * 255.0 / 224.0)
+static uint8_t LUT_Y[256], LUT_C[256];
+
+static void init_luts(void)
+{
+    for (int i = 0; i < 256; i++) {
+        double y = i * Y_GAIN + Y_OFF, c = i * C_GAIN + C_OFF;
+        LUT_Y[i] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y + 0.5);
+        LUT_C[i] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c + 0.5);
+    }
+}
+
+/* Both resize plans for a 4:2:0 plane set; gain/offset per plane kind. */
+static int make_plans(vc_resize *rs[2], int sw, int sh, int dw, int dh, bool video_range)
+{
+    rs[0] = vc_resize_new(sw, sh, dw, dh, video_range ? Y_GAIN : 1, video_range ? Y_OFF : 0);
+    rs[1] = vc_resize_new((sw + 1) / 2, (sh + 1) / 2, (dw + 1) / 2, (dh + 1) / 2, video_range ? C_GAIN : 1,
+                          video_range ? C_OFF : 0);
+    return rs[0] && rs[1] ? 0 : -1;
+}
+
+static void free_plans(vc_resize *rs[2])
+{
+    vc_resize_free(rs[0]);
+    vc_resize_free(rs[1]);
+    rs[0] = rs[1] = NULL;
+}
+
+static void run_plans(vc_resize *rs[2], const AVFrame *src, AVFrame *dst)
+{
+    for (int pl = 0; pl < 3; pl++)
+        vc_resize_run(rs[pl > 0], src->data[pl], src->linesize[pl], dst->data[pl], dst->linesize[pl]);
+}
+
+static AVFrame *new_proxy(vc_cap_framer *f)
+{
+    if (f->nspare > 0)
+        return f->spare[--f->nspare];
+    AVFrame *p = av_frame_alloc();
+    p->format = AV_PIX_FMT_YUV420P;
+    p->width = f->pw;
+    p->height = f->ph;
+    if (av_frame_get_buffer(p, 0) < 0)
+        av_frame_free(&p);
+    return p;
 }
 
 /* Window b is certain to be [bW, bW + W - 1] once the clip has run
@@ -95,7 +156,17 @@ int vc_cap_framer_add(vc_cap_framer *f, const AVFrame *frame, int64_t index)
         memset(f->proxy + f->cap, 0, (size_t)(nc - f->cap) * sizeof(*f->proxy));
         f->cap = nc;
     }
-    if (!f->sws || f->sws_fmt != frame->format) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_luts);
+    bool direct = frame->format == AV_PIX_FMT_YUV420P || frame->format == AV_PIX_FMT_YUVJ420P;
+    if (direct && (!f->rs[0] || f->rs_fmt != frame->format)) {
+        free_plans(f->rs);
+        f->rs_fmt = frame->format;
+        if (make_plans(f->rs, f->width, f->height, f->pw, f->ph, frame->format == AV_PIX_FMT_YUV420P) < 0) {
+            f->failed = true;
+            return -1;
+        }
+    } else if (!direct && (!f->sws || f->sws_fmt != frame->format)) {
         sws_freeContext(f->sws);
         f->sws = make_sws(f->width, f->height, frame->format, f->pw, f->ph, AV_PIX_FMT_YUV420P);
         f->sws_fmt = frame->format;
@@ -104,16 +175,25 @@ int vc_cap_framer_add(vc_cap_framer *f, const AVFrame *frame, int64_t index)
             return -1;
         }
     }
-    AVFrame *p = av_frame_alloc();
-    p->format = AV_PIX_FMT_YUV420P;
-    p->width = f->pw;
-    p->height = f->ph;
-    if (av_frame_get_buffer(p, 0) < 0) {
-        av_frame_free(&p);
+    AVFrame *p = new_proxy(f);
+    if (!p) {
         f->failed = true;
         return -1;
     }
-    sws_scale(f->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, f->height, p->data, p->linesize);
+    if (direct) {
+        run_plans(f->rs, frame, p);
+    } else {
+        sws_scale(f->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, f->height, p->data, p->linesize);
+        for (int pl = 0; pl < 3; pl++) {
+            const uint8_t *lut = pl ? LUT_C : LUT_Y;
+            int w = pl ? (f->pw + 1) / 2 : f->pw, h = pl ? (f->ph + 1) / 2 : f->ph;
+            for (int y = 0; y < h; y++) {
+                uint8_t *d = p->data[pl] + (size_t)y * (size_t)p->linesize[pl];
+                for (int x = 0; x < w; x++)
+                    d[x] = lut[d[x]];
+            }
+        }
+    }
     if (f->proxy[index])
         drop(f, index);
     f->proxy[index] = p;
@@ -161,64 +241,41 @@ int vc_cap_plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc
     return plan(c, width, height, n, out, err, sizeof err);
 }
 
-/* Video-range BT.601 Y'CbCr -> the full-range Y'CbCr of JPEG (JFIF), so
- * that a decoder's RGB equals libswscale's default yuv420p -> rgb24 (what
- * Cosmos's PyAV decode gives) without an RGB round trip here. */
-static uint8_t LUT_Y[256], LUT_C[256];
+typedef struct encoder {
+    tjhandle tj;
+    unsigned char *jpg;          /* tjBufSize() bytes, reused */
+    unsigned long jcap;
+    AVFrame *tmp;                /* a proxy scaled to the final size */
+    vc_resize *rs[2];
+} encoder;
 
-static void init_luts(void)
+static char *encode_frame(encoder *e, const AVFrame *p, int w, int h, int quality, size_t *b64_len)
 {
-    for (int i = 0; i < 256; i++) {
-        double y = (i - 16) * 255.0 / 219.0, c = (i - 128) * 255.0 / 224.0 + 128;
-        LUT_Y[i] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y + 0.5);
-        LUT_C[i] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c + 0.5);
-    }
-}
-
-static char *encode_frame(const AVFrame *p, int w, int h, int quality, tjhandle tj, AVFrame **tmp,
-                          struct SwsContext **sws, size_t *b64_len)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, init_luts);
-    if (!*tmp) {
-        *tmp = av_frame_alloc();
-        (*tmp)->format = AV_PIX_FMT_YUV420P;
-        (*tmp)->width = w;
-        (*tmp)->height = h;
-        if (av_frame_get_buffer(*tmp, 0) < 0)
-            return NULL;
-    }
-    AVFrame *t = *tmp;
     if (p->width != w || p->height != h) {
         /* the clip samples more than 64 frames: its final size is smaller */
-        *sws = sws_getCachedContext(*sws, p->width, p->height, p->format, w, h, AV_PIX_FMT_YUV420P, SWS_FLAGS, NULL,
-                                    NULL, BICUBIC_PARAM);
-        if (!*sws)
-            return NULL;
-        sws_scale(*sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, t->data, t->linesize);
-        p = t;
-    }
-    for (int pl = 0; pl < 3; pl++) {
-        const uint8_t *lut = pl ? LUT_C : LUT_Y;
-        int pw = pl ? (w + 1) / 2 : w, ph = pl ? (h + 1) / 2 : h;
-        for (int y = 0; y < ph; y++) {
-            const uint8_t *src = p->data[pl] + (size_t)y * (size_t)p->linesize[pl];
-            uint8_t *dst = t->data[pl] + (size_t)y * (size_t)t->linesize[pl];
-            for (int x = 0; x < pw; x++)
-                dst[x] = lut[src[x]];
+        if (!e->tmp) {
+            e->tmp = av_frame_alloc();
+            e->tmp->format = AV_PIX_FMT_YUV420P;
+            e->tmp->width = w;
+            e->tmp->height = h;
+            if (av_frame_get_buffer(e->tmp, 0) < 0 || make_plans(e->rs, p->width, p->height, w, h, false) < 0)
+                return NULL;
         }
+        run_plans(e->rs, p, e->tmp);
+        p = e->tmp;
     }
-    unsigned char *jpg = NULL;
-    unsigned long jlen = 0;
-    const unsigned char *planes[3] = { t->data[0], t->data[1], t->data[2] };
-    int strides[3] = { t->linesize[0], t->linesize[1], t->linesize[2] };
-    if (tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &jpg, &jlen, quality, 0) < 0) {
-        tjFree(jpg);
+    if (!e->jpg) {
+        e->jcap = tjBufSize(w, h, TJSAMP_420);
+        e->jpg = tjAlloc((int)e->jcap);
+        if (!e->jpg)
+            return NULL;
+    }
+    unsigned long jlen = e->jcap;
+    const unsigned char *planes[3] = { p->data[0], p->data[1], p->data[2] };
+    int strides[3] = { p->linesize[0], p->linesize[1], p->linesize[2] };
+    if (tjCompressFromYUVPlanes(e->tj, planes, w, strides, h, TJSAMP_420, &e->jpg, &jlen, quality, TJFLAG_NOREALLOC) < 0)
         return NULL;
-    }
-    char *s = vc_b64_encode(jpg, jlen, b64_len);
-    tjFree(jpg);
-    return s;
+    return vc_b64_encode(e->jpg, jlen, b64_len);
 }
 
 int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, char *err, size_t errlen)
@@ -231,9 +288,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
         snprintf(err, errlen, "cannot scale the clip's frames for captioning");
         return -1;
     }
-    tjhandle tj = tjInitCompress();
-    struct SwsContext *sws = NULL;
-    AVFrame *tmp = NULL;
+    encoder e = { .tj = tjInitCompress() };
     int rc = 0;
     for (int i = 0; i < out->nwindows && rc == 0; i++) {
         vc_cap_window_frames *w = &out->w[i];
@@ -246,18 +301,18 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
                 rc = -1;
                 break;
             }
-            w->b64[k] = encode_frame(f->proxy[j], w->width, w->height, f->c.jpeg_quality, tj, &tmp, &sws,
-                                     &w->b64_len[k]);
+            w->b64[k] = encode_frame(&e, f->proxy[j], w->width, w->height, f->c.jpeg_quality, &w->b64_len[k]);
             if (!w->b64[k]) {
-                snprintf(err, errlen, "JPEG encoding failed: %s", tjGetErrorStr2(tj));
+                snprintf(err, errlen, "JPEG encoding failed: %s", tjGetErrorStr2(e.tj));
                 rc = -1;
                 break;
             }
         }
     }
-    av_frame_free(&tmp);
-    sws_freeContext(sws);
-    tjDestroy(tj);
+    av_frame_free(&e.tmp);
+    free_plans(e.rs);
+    tjFree(e.jpg);
+    tjDestroy(e.tj);
     return rc;
 }
 
@@ -267,7 +322,11 @@ void vc_cap_framer_free(vc_cap_framer *f)
         return;
     for (int64_t i = 0; i < f->count; i++)
         av_frame_free(&f->proxy[i]);
+    for (int i = 0; i < f->nspare; i++)
+        av_frame_free(&f->spare[i]);
+    free(f->spare);
     free(f->proxy);
+    free_plans(f->rs);
     sws_freeContext(f->sws);
     free(f);
 }

@@ -1,0 +1,416 @@
+#include "caption/resize.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/common.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VC_RESIZE_X86 1
+#include <immintrin.h>
+#endif
+
+#define QBITS 14
+#define QONE (1 << QBITS)
+
+/* One axis: output i reads inputs off[i] .. off[i] + kp - 1 with
+ * coefficients c[i * kp ..] (zero-padded; for the horizontal axis the
+ * window is moved left near the right edge so it stays inside the row). */
+typedef struct axis {
+    int n, kp;
+    int *off;
+    int16_t *c;
+} axis;
+
+struct vc_resize {
+    int sw, sh, dw, dh;
+    axis h, v;
+    int32_t hbias;
+    bool vcopy;        /* dh == sh: the vertical pass is the identity */
+    uint8_t *row;      /* one vertically filtered row, sw bytes */
+    int16_t *hc8;      /* horizontal coefficients in the AVX2 kernel's order */
+    int *hoff8;
+    int simd;
+};
+
+/* Keys' cubic convolution, a = -0.5 (PIL's bicubic_filter). */
+static double cubic(double x)
+{
+    const double a = -0.5;
+    x = fabs(x);
+    if (x < 1)
+        return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2)
+        return (((x - 5) * x + 8) * x - 4) * a;
+    return 0;
+}
+
+/* PIL's precompute_coeffs: normalised double weights of output i over
+ * inputs xmin[i] .. xmin[i] + cnt[i] - 1, ksize (returned) apart. */
+static int weights(int in, int out, double **w_out, int **xmin_out, int **cnt_out)
+{
+    double scale = (double)in / out, fs = scale < 1 ? 1 : scale, support = 2 * fs;
+    int ksize = (int)ceil(support) * 2 + 1;
+    double *w = vc_xcalloc((size_t)out * (size_t)ksize, sizeof(*w));
+    int *xmin = vc_xcalloc((size_t)out, sizeof(int)), *cnt = vc_xcalloc((size_t)out, sizeof(int));
+    for (int i = 0; i < out; i++) {
+        double center = (i + 0.5) * scale, ss = 1.0 / fs, ww = 0;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        if (lo < 0)
+            lo = 0;
+        if (hi > in)
+            hi = in;
+        int n = hi - lo;
+        if (n > ksize)
+            n = ksize;
+        double *k = w + (size_t)i * (size_t)ksize;
+        for (int x = 0; x < n; x++) {
+            k[x] = cubic((x + lo - center + 0.5) * ss);
+            ww += k[x];
+        }
+        for (int x = 0; x < n && ww != 0; x++)
+            k[x] /= ww;
+        xmin[i] = lo;
+        cnt[i] = n;
+    }
+    *w_out = w;
+    *xmin_out = xmin;
+    *cnt_out = cnt;
+    return ksize;
+}
+
+/* Fixed-point axis with gain folded in; pad: the tap count is rounded up to
+ * a multiple of pad when the input is at least that long. -1 when a
+ * coefficient does not fit int16. */
+static int make_axis(axis *a, int in, int out, double gain, int pad)
+{
+    double *w;
+    int *xmin, *cnt;
+    int ksize = weights(in, out, &w, &xmin, &cnt);
+    int kmax = 1;
+    for (int i = 0; i < out; i++)
+        kmax = cnt[i] > kmax ? cnt[i] : kmax;
+    int kp = (kmax + pad - 1) / pad * pad;
+    if (kp > in)
+        kp = kmax;
+    a->n = out;
+    a->kp = kp;
+    a->off = vc_xcalloc((size_t)out, sizeof(int));
+    a->c = vc_xcalloc((size_t)out * (size_t)kp, sizeof(int16_t));
+    int rc = 0;
+    int32_t target = (int32_t)lround(gain * QONE);
+    for (int i = 0; i < out; i++) {
+        int off = xmin[i];
+        if (off + kp > in)
+            off = in - kp;
+        a->off[i] = off;
+        const double *k = w + (size_t)i * (size_t)ksize;
+        int16_t *c = a->c + (size_t)i * (size_t)kp;
+        int32_t sum = 0;
+        int big = 0;
+        for (int x = 0; x < cnt[i]; x++) {
+            double v = k[x] * gain * QONE;
+            long q = lround(v);
+            if (q > 32767 || q < -32768) {
+                rc = -1;
+                q = 0;
+            }
+            c[xmin[i] - off + x] = (int16_t)q;
+            sum += (int32_t)q;
+            if (fabs(k[x]) > fabs(k[big]))
+                big = x;
+        }
+        /* exact sum, so that flat areas stay flat */
+        int32_t fixed = c[xmin[i] - off + big] + (target - sum);
+        if (cnt[i] > 0 && fixed <= 32767 && fixed >= -32768)
+            c[xmin[i] - off + big] = (int16_t)fixed;
+    }
+    free(w);
+    free(xmin);
+    free(cnt);
+    return rc;
+}
+
+static uint8_t clip8(int32_t v)
+{
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static void vpass_c(const vc_resize *r, const uint8_t *const *rows, const int16_t *c, int x0, uint8_t *out)
+{
+    int kp = r->v.kp;
+    for (int x = x0; x < r->sw; x++) {
+        int32_t acc = QONE / 2;
+        for (int k = 0; k < kp; k++)
+            acc += (int32_t)c[k] * rows[k][x];
+        out[x] = clip8(acc >> QBITS);
+    }
+}
+
+static void hpass_c(const vc_resize *r, const uint8_t *in, int x0, uint8_t *out)
+{
+    int kp = r->h.kp;
+    for (int x = x0; x < r->dw; x++) {
+        const uint8_t *p = in + r->h.off[x];
+        const int16_t *c = r->h.c + (size_t)x * (size_t)kp;
+        int32_t acc = r->hbias;
+        for (int k = 0; k < kp; k++)
+            acc += (int32_t)c[k] * p[k];
+        out[x] = clip8(acc >> QBITS);
+    }
+}
+
+#ifdef VC_RESIZE_X86
+/* Vertical: pairs of rows interleaved as int16 and multiplied by a pair of
+ * coefficients with vpmaddwd, 32 pixels per step; the scalar tail computes
+ * the same integers. */
+__attribute__((target("avx2"), always_inline)) static inline void vpass_avx2_k(const vc_resize *r,
+                                                                             const uint8_t *const *rows,
+                                                                             const int16_t *c, uint8_t *out, int kp,
+                                                                             const uint8_t *pf, ptrdiff_t pfs)
+{
+    int x = 0;
+    const __m256i half = _mm256_set1_epi32(QONE / 2);
+    for (; x + 32 <= r->sw; x += 32) {
+        /* the next output row's new input rows, fetched a row ahead (reading
+         * 8 rows at once, the hardware prefetcher alone leaves a cold
+         * frame's reads waiting on memory) */
+        if (pf) {
+            _mm_prefetch((const char *)(pf + x), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + pfs + x), _MM_HINT_T0);
+        }
+        __m256i a0 = half, a1 = half, a2 = half, a3 = half;
+        for (int k = 0; k < kp; k += 2) {
+            const uint8_t *p = rows[k] + x, *q = rows[k + 1] + x;
+            __m256i cc = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)c[k + 1] << 16 | (uint16_t)c[k]));
+            __m256i p0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+            __m256i q0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)q));
+            __m256i p1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p + 16)));
+            __m256i q1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(p0, q0), cc));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(p0, q0), cc));
+            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_unpacklo_epi16(p1, q1), cc));
+            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_unpackhi_epi16(p1, q1), cc));
+        }
+        /* unpacklo/hi work per 128-bit lane, packs undoes it */
+        __m256i s0 = _mm256_packs_epi32(_mm256_srai_epi32(a0, QBITS), _mm256_srai_epi32(a1, QBITS));
+        __m256i s1 = _mm256_packs_epi32(_mm256_srai_epi32(a2, QBITS), _mm256_srai_epi32(a3, QBITS));
+        __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(s0, s1), 0xD8);
+        _mm256_storeu_si256((__m256i *)(out + x), b);
+    }
+    vpass_c(r, rows, c, x, out);
+}
+
+/* constant tap counts let the compiler unroll the tap loop */
+__attribute__((target("avx2"))) static void vpass_avx2(const vc_resize *r, const uint8_t *const *rows,
+                                                       const int16_t *c, uint8_t *out, const uint8_t *pf,
+                                                       ptrdiff_t pfs)
+{
+    switch (r->v.kp) {
+    case 4: vpass_avx2_k(r, rows, c, out, 4, pf, pfs); break;
+    case 6: vpass_avx2_k(r, rows, c, out, 6, pf, pfs); break;
+    case 8: vpass_avx2_k(r, rows, c, out, 8, pf, pfs); break;
+    default: vpass_avx2_k(r, rows, c, out, r->v.kp, pf, pfs); break;
+    }
+}
+
+/* Horizontal: outputs in blocks of 8, two per 256-bit register (x and
+ * x + 4), 8 taps per vpmaddwd per output, three vphaddd give the 8 sums in
+ * order (coefficients pre-arranged in hc8). */
+__attribute__((target("avx2"), always_inline)) static inline void hpass_avx2_k(const vc_resize *r,
+                                                                             const uint8_t *in, uint8_t *out,
+                                                                             int kp)
+{
+    int g8 = kp / 8, x = 0;
+    const __m256i bias = _mm256_set1_epi32(r->hbias);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const int16_t *cc = r->hc8;
+    const int *off = r->hoff8;
+    for (; x + 16 <= r->dw; x += 16) {
+        __m256i res[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i acc[4];
+            for (int j = 0; j < 4; j++) {
+                const uint8_t *pa = in + off[j], *pb = in + off[j + 4];
+                __m256i s = _mm256_setzero_si256();
+                for (int g = 0; g < g8; g++) {
+                    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(pa + 8 * g)),
+                                                   _mm_loadl_epi64((const __m128i *)(pb + 8 * g)));
+                    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_cvtepu8_epi16(v),
+                                                              _mm256_loadu_si256((const __m256i *)cc)));
+                    cc += 16;
+                }
+                acc[j] = s;
+            }
+            __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+            res[h] = _mm256_srai_epi32(_mm256_add_epi32(t, bias), QBITS);
+            off += 8;
+        }
+        __m256i p = _mm256_packs_epi32(res[0], res[1]);
+        p = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(p, p), perm);
+        _mm_storeu_si128((__m128i *)(out + x), _mm256_castsi256_si128(p));
+    }
+    hpass_c(r, in, x, out);
+}
+
+__attribute__((target("avx2"))) static void hpass_avx2(const vc_resize *r, const uint8_t *in, uint8_t *out)
+{
+    if (r->h.kp == 8)
+        hpass_avx2_k(r, in, out, 8);
+    else
+        hpass_avx2_k(r, in, out, r->h.kp);
+}
+
+static int have_avx2(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return v;
+}
+#endif
+
+vc_resize *vc_resize_new(int sw, int sh, int dw, int dh, double gain, double offset)
+{
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || !(gain > 0 && gain < 1.9))
+        return NULL;
+    vc_resize *r = vc_xcalloc(1, sizeof(*r));
+    r->sw = sw;
+    r->sh = sh;
+    r->dw = dw;
+    r->dh = dh;
+    r->hbias = (int32_t)lround(offset * QONE) + QONE / 2;
+    if (make_axis(&r->h, sw, dw, gain, 8) < 0 || make_axis(&r->v, sh, dh, 1.0, 2) < 0) {
+        vc_resize_free(r);
+        return NULL;
+    }
+    r->vcopy = sh == dh;
+    r->row = vc_xcalloc((size_t)sw + 32, 1);
+#ifdef VC_RESIZE_X86
+    if (have_avx2() && r->h.kp % 8 == 0 && sw >= r->h.kp) {
+        int nb = (dw + 7) / 8, kp = r->h.kp;
+        r->hc8 = vc_xcalloc((size_t)nb * 8 * (size_t)kp, sizeof(int16_t));
+        r->hoff8 = vc_xcalloc((size_t)nb * 8, sizeof(int));
+        int16_t *cc = r->hc8;
+        for (int b = 0; b < nb; b++) {
+            for (int j = 0; j < 8; j++)
+                r->hoff8[b * 8 + j] = b * 8 + j < dw ? r->h.off[b * 8 + j] : 0;
+            for (int j = 0; j < 4; j++)
+                for (int g = 0; g < kp / 8; g++)
+                    for (int h = 0; h < 2; h++) {
+                        int x = b * 8 + j + 4 * h;
+                        for (int t = 0; t < 8; t++)
+                            *cc++ = x < dw ? r->h.c[(size_t)x * (size_t)kp + (size_t)(8 * g + t)] : 0;
+                    }
+        }
+    }
+    r->simd = 1;
+#endif
+    return r;
+}
+
+void vc_resize_set_simd(vc_resize *r, int on)
+{
+    r->simd = on;
+}
+
+int vc_resize_simd(const vc_resize *r)
+{
+#ifdef VC_RESIZE_X86
+    return r->simd && (r->hc8 || (have_avx2() && r->v.kp % 2 == 0));
+#else
+    (void)r;
+    return 0;
+#endif
+}
+
+void vc_resize_free(vc_resize *r)
+{
+    if (!r)
+        return;
+    free(r->h.off);
+    free(r->h.c);
+    free(r->v.off);
+    free(r->v.c);
+    free(r->row);
+    free(r->hc8);
+    free(r->hoff8);
+    free(r);
+}
+
+void vc_resize_run(vc_resize *r, const uint8_t *src, ptrdiff_t sstride, uint8_t *dst, ptrdiff_t dstride)
+{
+    const uint8_t *rows[64];
+    const uint8_t **rp = r->v.kp <= 64 ? rows : vc_xcalloc((size_t)r->v.kp, sizeof(*rp));
+#ifdef VC_RESIZE_X86
+    bool vs = r->simd && have_avx2() && r->v.kp % 2 == 0, hs = r->simd && r->hc8;
+#endif
+    for (int y = 0; y < r->dh; y++) {
+        const uint8_t *row;
+        if (r->vcopy) {
+            row = src + (ptrdiff_t)y * sstride;
+        } else {
+            const int16_t *c = r->v.c + (size_t)y * (size_t)r->v.kp;
+            for (int k = 0; k < r->v.kp; k++)
+                rp[k] = src + (ptrdiff_t)(r->v.off[y] + k) * sstride;
+#ifdef VC_RESIZE_X86
+            if (vs) {
+                /* rows the next output row reads that this one does not */
+                const uint8_t *pf = NULL;
+                if (y + 1 < r->dh && r->v.off[y + 1] + r->v.kp > r->v.off[y] + r->v.kp) {
+                    int first = r->v.off[y] + r->v.kp;
+                    if (first + 1 < r->sh)
+                        pf = src + (ptrdiff_t)first * sstride;
+                }
+                vpass_avx2(r, rp, c, r->row, pf, sstride);
+            }
+            else
+#endif
+                vpass_c(r, rp, c, 0, r->row);
+            row = r->row;
+        }
+        uint8_t *out = dst + (ptrdiff_t)y * dstride;
+#ifdef VC_RESIZE_X86
+        if (hs)
+            hpass_avx2(r, row, out);
+        else
+#endif
+            hpass_c(r, row, 0, out);
+    }
+    if (rp != rows)
+        free(rp);
+}
+
+void vc_resize_reference(int sw, int sh, int dw, int dh, double gain, double offset, const uint8_t *src,
+                         ptrdiff_t sstride, double *dst)
+{
+    double *wh, *wv;
+    int *xh, *ch, *xv, *cv;
+    int kh = weights(sw, dw, &wh, &xh, &ch), kv = weights(sh, dh, &wv, &xv, &cv);
+    double *tmp = vc_xcalloc((size_t)dh * (size_t)sw, sizeof(*tmp));
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < sw; x++) {
+            double s = 0;
+            for (int k = 0; k < cv[y]; k++)
+                s += wv[(size_t)y * (size_t)kv + (size_t)k] * src[(ptrdiff_t)(xv[y] + k) * sstride + x];
+            tmp[(size_t)y * (size_t)sw + (size_t)x] = s;
+        }
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+            double s = 0;
+            for (int k = 0; k < ch[x]; k++)
+                s += wh[(size_t)x * (size_t)kh + (size_t)k] * tmp[(size_t)y * (size_t)sw + (size_t)(xh[x] + k)];
+            s = gain * s + offset;
+            dst[(size_t)y * (size_t)dw + (size_t)x] = s < 0 ? 0 : s > 255 ? 255 : s;
+        }
+    free(tmp);
+    free(wh);
+    free(wv);
+    free(xh);
+    free(xv);
+    free(ch);
+    free(cv);
+}
