@@ -260,13 +260,15 @@ static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t
         if (c->prec == VC_TNET_CUDA_BF16) return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
         return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
     }
+    /* 192 rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64. bf16: K step 64, 3 stages, the fastest of
+     * the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md: 105.6k frames/s against 91.7k for K step
+     * 32 with 4 stages, 94.8k / 89.5k for 384x128 / 384x64); exact: K step 32 (two planes fill the shared memory) */
     if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
-        /* 192 rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64 */
-        case 1: return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        case 1: return spatial_slab<192, 128, 32, 48, 64, 4, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         /* 384 rows: half the weight traffic per output */
         case 2: return spatial_slab<384, 128, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
         case 3: return spatial_slab<384, 64, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
-        default: return spatial_slab<192, 128, 32, 48, 64, 4, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        default: return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         }
     switch (c->cfg_spatial) {
     case 1: return spatial_slab<384, 64, 32, 48, 64, 2, 2, 644>(c, i, j, in, in_plane, nf, h, w, hc);
@@ -291,7 +293,11 @@ static cudaError_t temporal_slab(vc_tnet_cuda *c, int i, int j, bf16 *out, size_
 template <int F, bool POOL>
 static cudaError_t temporal(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out_plane, int nf, int h, int w)
 {
-    if (c->cfg_temporal == 8) { /* the igemm kernel (one A copy a tap), for comparison */
+    /* exact: the slab's two planes (133 KB of shared memory at F = 64) leave one 5-warp block an SM; it
+     * was slower than the igemm except for the F <= 32 convs without pooling (RESULTS-gpu.md) */
+    const bool use_igemm = c->cfg_temporal == 8 ||
+                       (c->prec != VC_TNET_CUDA_BF16 && c->cfg_temporal == 0 && (POOL || F > 32));
+    if (use_igemm) { /* the igemm kernel (one A copy a tap) */
         int m = POOL ? nf * (h / 2) * (w / 2) * 4 : nf * h * w;
         tnet::TemporalOp<POOL> op{c->S,          c->wt[i][j], out,   pl(c, c->plS), (size_t)4 * F * 6 * F,
                                   pl(c, out_plane), c->beta[i][j], c->x1, pl(c, c->plX1), 2 * F,
@@ -299,16 +305,13 @@ static cudaError_t temporal(vc_tnet_cuda *c, int i, int j, bf16 *out, size_t out
         if (c->prec == VC_TNET_CUDA_BF16) return launch<128, F, 32, 32, F, 2, 1>(op, m, 4 * F, c);
         return launch<128, F, 32, 32, F, 2, 2>(op, m, 4 * F, c);
     }
-    /* VC_TNET_CUDA_TEMPORAL, for tuning. 20 frames x 8 pixels: the slab is 1.1x (d = 1) to 1.8x (d = 8)
-     * the tile's rows, against 3x for the igemm */
+    /* VC_TNET_CUDA_TEMPORAL, for tuning (exact: 1 puts every temporal conv on the slab kernel). 20 frames
+     * x 8 pixels: the slab is 1.1x (d = 1) to 1.8x (d = 8) the tile's rows, against 3x for the igemm */
     if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_temporal) {
         case 1: return temporal_slab<F, POOL, 20, 8, 3, 1>(c, i, j, out, out_plane, nf, h, w);
         default: return temporal_slab<F, POOL, 20, 8, 4, 1>(c, i, j, out, out_plane, nf, h, w);
         }
-    switch (c->cfg_temporal) {
-    case 1: return temporal_slab<F, POOL, 20, 8, 3, 2>(c, i, j, out, out_plane, nf, h, w);
-    default: return temporal_slab<F, POOL, 20, 8, 4, 2>(c, i, j, out, out_plane, nf, h, w);
-    }
+    return temporal_slab<F, POOL, 20, 8, 4, 2>(c, i, j, out, out_plane, nf, h, w);
 }
 
 /* Row-major C[m][n] (ldc) = A[m][k] (lda) * B[n][k]^T: cuBLAS sees the
