@@ -7,16 +7,17 @@
  * So every arriving frame is first shrunk to a proxy of the largest size the
  * clip can end up with (smart_resize with VIDEO_MAX_PIXELS, which is the
  * final size for any clip sampling <= 64 frames, i.e. shorter than ~32 s at
- * 2 fps), bicubic with antialiasing as Cosmos's torchvision resize. Proxies
- * are kept only while they can still be sampled: once a window's length is
- * certain (the clip has run `remainder` frames past it), everything but its
- * sampled frames is dropped. At most window_size + remainder proxies plus
- * the samples of earlier windows are held (<= 383 + 2 per second of clip at
- * the defaults, each <= 602112 pixels in YUV 4:2:0, under 1 MB). At the
- * end the sampled proxies are scaled to the final size if it is smaller,
- * range-converted to JPEG's full-range YCbCr (so a decoder gets the RGB of a
- * BT.601 conversion, as Cosmos's decode does), JPEG-encoded from the planes
- * (no RGB round trip) and base64-encoded. */
+ * 2 fps), bicubic with antialiasing as Cosmos's torchvision resize
+ * (src/caption/resize.c), range-converted on the way to JPEG's full-range
+ * YCbCr (so a decoder gets the RGB of a BT.601 conversion, as Cosmos's
+ * decode does). Proxies are kept only while they can still be sampled: once
+ * a window's length is certain (the clip has run `remainder` frames past
+ * it), everything but its sampled frames is dropped and their buffers are
+ * reused. At most window_size + remainder proxies plus the samples of
+ * earlier windows are held (<= 383 + 2 per second of clip at the defaults,
+ * each <= 602112 pixels in YUV 4:2:0, under 1 MB). At the end the sampled
+ * proxies are scaled to the final size if it is smaller, JPEG-encoded from
+ * the planes (no RGB round trip) and base64-encoded. */
 #ifndef VC_CAPTION_FRAMER_H
 #define VC_CAPTION_FRAMER_H
 
