@@ -12,7 +12,11 @@
  *      threads), then sent.
  * MODE sampled: as full, but only the sampled frames are scaled (what the
  *      preparation costs when a clip's length is known in advance).
- * Prints windows/s (wall) and CPU seconds (user+sys) of this process. */
+ * Prints windows/s (wall) and CPU seconds (user+sys) of this process.
+ * MODE stages: one thread, no server: CPU ms per frame of the proxy resize
+ *      (vc_cap_framer_add), of libswscale's bicubic to the same size (what
+ *      the framer used before), and of JPEG + base64 per sampled frame
+ *      (vc_cap_framer_finish), frames cycled so sources come from memory. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <time.h>
 
 #include <libavutil/frame.h>
+#include <libswscale/swscale.h>
 
 #include "caption/client.h"
 #include "caption/config.h"
@@ -40,6 +45,13 @@ static double cpu(void)
     struct rusage r;
     getrusage(RUSAGE_SELF, &r);
     return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec + r.ru_stime.tv_usec * 1e-6;
+}
+
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static AVFrame **frames;
@@ -122,10 +134,58 @@ static void *prep_main(void *arg)
     return NULL;
 }
 
+static void stages(void)
+{
+    vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
+                             .jpeg_quality = 90 };
+    double t_add = 0, t_fin = 0, t_sws = 0;
+    long n_add = 0, n_fin = 0, n_sws = 0;
+    int pw = 0, ph = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        vc_cap_framer *f = vc_cap_framer_new(&fc, W, H);
+        double t0 = thread_cpu();
+        for (int i = 0; i < 256; i++)
+            vc_cap_framer_add(f, frames[(rep * 256 + i) % nframes], i);
+        t_add += thread_cpu() - t0;
+        n_add += 256;
+        vc_cap_clip_frames c;
+        char err[128];
+        t0 = thread_cpu();
+        if (vc_cap_framer_finish(f, 256, &c, err, sizeof err) < 0) {
+            fprintf(stderr, "stages: %s\n", err);
+            exit(1);
+        }
+        t_fin += thread_cpu() - t0;
+        n_fin += c.w[0].nframes;
+        pw = c.w[0].width;
+        ph = c.w[0].height;
+        vc_cap_clip_frames_free(&c);
+        vc_cap_framer_free(f);
+    }
+    static const double param[2] = { 0.0, 0.5 };
+    struct SwsContext *sws =
+        sws_getContext(W, H, AV_PIX_FMT_YUV420P, pw, ph, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, param);
+    AVFrame *d = av_frame_alloc();
+    d->format = AV_PIX_FMT_YUV420P;
+    d->width = pw;
+    d->height = ph;
+    av_frame_get_buffer(d, 0);
+    double t0 = thread_cpu();
+    for (int i = 0; i < 256; i++, n_sws++)
+        sws_scale(sws, (const uint8_t *const *)frames[i % nframes]->data, frames[i % nframes]->linesize, 0, H, d->data,
+                  d->linesize);
+    t_sws = thread_cpu() - t0;
+    printf("stages %dx%d -> %dx%d: proxy resize %.3f ms/frame (libswscale bicubic %.3f); JPEG q90 + base64 %.3f "
+           "ms/sampled frame\n", W, H, pw, ph, t_add / (double)n_add * 1e3, t_sws / (double)n_sws * 1e3,
+           t_fin / (double)n_fin * 1e3);
+    av_frame_free(&d);
+    sws_freeContext(sws);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 8) {
-        fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled SECONDS URL [CONC] [THREADS]\n");
+        fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled|stages SECONDS URL [CONC] [THREADS]\n");
         return 2;
     }
     W = atoi(argv[2]);
@@ -158,6 +218,13 @@ int main(int argc, char **argv)
     }
     fclose(in);
     free(buf);
+    if (!strcmp(MODE, "stages")) {
+        stages();
+        for (int i = 0; i < nframes; i++)
+            av_frame_free(&frames[i]);
+        free(frames);
+        return 0;
+    }
     vc_caption_config_default(&cc);
     cc.endpoint = argv[7];
     cc.url = vc_cap_chat_url(argv[7]);
