@@ -249,7 +249,7 @@ def main():
                     help="compute-sanitizer tools (memcheck,racecheck by default), small runs, every precision; "
                          "TOOL:PREC runs TOOL in that precision only (racecheck:bf16)")
     ap.add_argument("--tune", default="",
-                    help="kernel variants to time, '[PREC/]SPATIAL:TEMPORAL,...' (VC_TNET_CUDA_*; PREC exact or bf16)")
+                    help="kernel variants to time, '[PREC/]SPATIAL:TEMPORAL[:CONV0],...' (VC_TNET_CUDA_*; PREC exact or bf16)")
     ap.add_argument("--sanitize-timeout", type=int, default=150, help="seconds per sanitizer run")
     ap.add_argument("--profile", type=int, default=0, help="per-stage GPU times at this many windows")
     ap.add_argument("--precisions", default="exact,bf16", help="our precision modes to run (exact, bf16)")
@@ -339,8 +339,8 @@ def main():
         for v in args.tune.split(","):
             prec, _, st = v.rpartition("/")
             prec = prec or "exact"
-            sp, tm = st.split(":")
-            env = {**os.environ, "VC_TNET_CUDA_SPATIAL": sp, "VC_TNET_CUDA_TEMPORAL": tm}
+            sp, tm, c0 = (st.split(":") + ["0"])[:3]
+            env = {**os.environ, "VC_TNET_CUDA_SPATIAL": sp, "VC_TNET_CUDA_TEMPORAL": tm, "VC_TNET_CUDA_CONV0": c0}
             out = os.path.join(args.work, "tune.f32")
             r = subprocess.run([args.bin, "-p", prec, "predict", params, fpath, str(len(frames)), out, "32"], env=env,
                                capture_output=True, text=True)
@@ -350,7 +350,7 @@ def main():
                                text=True)
             fps = json.loads(b.stdout.strip().splitlines()[-1])["net_fps"] if b.returncode == 0 else None
             res["tune"][v] = {"max_abs_single": err, "net_fps": fps}
-            print(f"variant {prec} spatial {sp} temporal {tm}: max abs {err}, net {fps} frames/s {b.stderr[-300:]}",
+            print(f"variant {prec} spatial {sp} temporal {tm} conv0 {c0}: max abs {err}, net {fps} frames/s {b.stderr[-300:]}",
                   flush=True)
     if args.profile:
         env = {**os.environ, "VC_TNET_CUDA_PROFILE": "1"}

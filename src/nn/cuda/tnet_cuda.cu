@@ -27,7 +27,7 @@ enum {
 };
 
 struct vc_tnet_cuda {
-    int dev, sms, maxw, fc_tf32, cfg_spatial, cfg_temporal;
+    int dev, sms, maxw, fc_tf32, cfg_spatial, cfg_temporal, cfg_conv0;
     int prec;                         /* VC_TNET_CUDA_EXACT (bf16x3) or _BF16 (hi planes only) */
     int prof, nprof;                  /* VC_TNET_CUDA_PROFILE: per-stage times to stderr */
     cudaEvent_t pev[24];
@@ -40,6 +40,7 @@ struct vc_tnet_cuda {
     cublasHandle_t blas;
     /* weights */
     float *w0;                        /* first spatial conv, fp32 [27][128], /255 folded in */
+    uint2 *w0f;                       /* the same as bf16 hi, lo planes in mma B-fragment order [2][2][16][32] */
     bf16 *ws[3][2], *wt[3][2];         /* packed [N][taps][cin], hi plane then lo plane */
     float *beta[3][2];
     float *proj_w, *proj_b, *sfc_w, *sfc_b, *hfc_w, *hfc_b, *fc1_w, *fc1_b, *cls_w, cls_b[2];
@@ -143,6 +144,28 @@ static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, flo
         for (int n = 0; n < 128; n++)
             for (int k = 0; k < 27; k++) w0[k * 128 + n] = pk[(size_t)n * K + k] / 255.f;
         if (upload(&c->w0, w0, 27 * 128, err, errlen)) return -1;
+        /* bf16 mode: B fragments of m16n8k16, K padded to 32: lane (g, t) of n-tile nt holds
+         * n = nt*8 + g, k = ks*16 + r*8 + 2t (low half) and k + 1 (high half) in register r;
+         * plane 0: hi = bf16(w), plane 1: lo = bf16(w - hi) */
+        uint2 w0f[2 * 2 * 16 * 32];
+        for (int q = 0; q < 4; q++) /* q = plane * 2 + ks */
+            for (int nt = 0; nt < 16; nt++)
+                for (int lane = 0; lane < 32; lane++) {
+                    const int plane = q >> 1, ks = q & 1, n = nt * 8 + (lane >> 2);
+                    uint32_t reg[2];
+                    for (int r = 0; r < 2; r++) {
+                        uint16_t b[2] = {0, 0};
+                        for (int e = 0; e < 2; e++) {
+                            const int k = ks * 16 + r * 8 + 2 * (lane & 3) + e;
+                            if (k >= 27) continue;
+                            const float hi = bf16_round(w0[k * 128 + n], &b[e]);
+                            if (plane) bf16_round(w0[k * 128 + n] - hi, &b[e]);
+                        }
+                        reg[r] = (uint32_t)b[0] | (uint32_t)b[1] << 16;
+                    }
+                    w0f[(q * 16 + nt) * 32 + lane] = make_uint2(reg[0], reg[1]);
+                }
+        if (upload(&c->w0f, w0f, 2 * 2 * 16 * 32, err, errlen)) return -1;
     } else if (upload_split(&c->ws[i][j], pk, (size_t)8 * F * K, err, errlen)) {
         return -1;
     }
@@ -400,7 +423,12 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
                                       {"s2_S0", "s2_x1", "s2_S1", "s2_P"}};
     c->nprof = 0;
     MARK("start");
-    tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, pl(c, c->plS), nf * 1296);
+    if (c->prec == VC_TNET_CUDA_BF16 && c->cfg_conv0 != 1) { /* VC_TNET_CUDA_CONV0=1: the fp32 conv0 */
+        const int tiles = (nf * 1296 + 15) / 16, blocks = (tiles + 4 * tnet::C0_WARPS - 1) / (4 * tnet::C0_WARPS);
+        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(c->frames, c->w0f, c->S, nf * 1296); /* 4 tiles a warp */
+    } else {
+        tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, pl(c, c->plS), nf * 1296);
+    }
     CK(cudaGetLastError());
     for (int i = 0; i < 3; i++) {
         const int h = HS[i], w = WS[i], F = 16 << i;
@@ -478,6 +506,7 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
     c->dump_dir = getenv("VC_TNET_CUDA_DUMP");
     c->cfg_spatial = getenv("VC_TNET_CUDA_SPATIAL") ? atoi(getenv("VC_TNET_CUDA_SPATIAL")) : 0;
     c->cfg_temporal = getenv("VC_TNET_CUDA_TEMPORAL") ? atoi(getenv("VC_TNET_CUDA_TEMPORAL")) : 0;
+    c->cfg_conv0 = getenv("VC_TNET_CUDA_CONV0") ? atoi(getenv("VC_TNET_CUDA_CONV0")) : 0;
     c->prof = getenv("VC_TNET_CUDA_PROFILE") != NULL;
     if (c->dump_dir && !*c->dump_dir) c->dump_dir = NULL;
     const size_t nf = (size_t)max_windows * T;
@@ -578,7 +607,7 @@ extern "C" void vc_tnet_cuda_free(vc_tnet_cuda *c)
     if (!c) return;
     cudaSetDevice(c->dev);
     if (c->st) cudaStreamSynchronize(c->st);
-    void *bufs[] = {c->w0,     c->proj_w, c->proj_b, c->sfc_w, c->sfc_b, c->hfc_w, c->hfc_b, c->fc1_w,
+    void *bufs[] = {c->w0,     c->w0f,    c->proj_w, c->proj_b, c->sfc_w, c->sfc_b, c->hfc_w, c->hfc_b, c->fc1_w,
                     c->fc1_b,  c->cls_w,  c->frames, c->S,     c->x1,    c->P[0],  c->P[1],  c->P[2],
                     c->simin,  c->proj,   c->sim,    c->band,  c->hist,  c->feat,  c->hfc,   c->out};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);

@@ -682,6 +682,79 @@ __global__ void __launch_bounds__(256) conv0(const uint8_t *__restrict__ fr, con
     }
 }
 
+/* conv0 in the bf16 mode, on the tensor cores (PyTorch's autocast runs it in
+ * bf16 too). K = 27 (tap*3 + c) padded to 32: two m16n8k16 steps. The A
+ * fragments come straight from the uint8 frames (0..255 is exact in bf16;
+ * the /255 is folded into the weights). The weights are split hi + lo (bf16
+ * weights alone put the probabilities 5.7e-2 off instead of 4.7e-2 on the
+ * H200), so with exact A the products are as good as the fp32 conv0's; the
+ * B fragments are pre-packed in fragment order (wf[plane][ks][ntile][lane],
+ * see tnet_cuda.cu). The conv is bound by its output bytes, so the second
+ * product costs nothing. A warp computes
+ * 16 pixels x 128 channels one n-tile at a time (4 accumulators), stages
+ * them in shared memory and writes the 16 x 256-byte rows as 16-byte
+ * stores. Hi plane only (the exact mode keeps the fp32 conv0 above). */
+constexpr int C0_WARPS = 6; /* 16 KB of weights + 6 x 4.3 KB of staging: under the 48 KB of static smem */
+__global__ void __launch_bounds__(C0_WARPS * 32) conv0_tc(const uint8_t *__restrict__ fr,
+                                                          const uint2 *__restrict__ wf, bf16 *__restrict__ out,
+                                                          int npix)
+{
+    constexpr int LDO = 136; /* staging row pitch (bf16): the 8 rows of a store hit distinct banks */
+    __shared__ uint2 sw[2 * 2 * 16 * 32];
+    __shared__ __align__(16) bf16 so[C0_WARPS][16 * LDO];
+    for (int i = threadIdx.x; i < 2 * 2 * 16 * 32; i += C0_WARPS * 32) sw[i] = wf[i];
+    __syncthreads();
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t4 = lane & 3;
+    bf16 *stg = so[warp];
+    const int ntiles = (npix + 15) / 16;
+    for (int tile = blockIdx.x * C0_WARPS + warp; tile < ntiles; tile += gridDim.x * C0_WARPS) {
+        /* v[h][j]: pixel row g + 8h, k = (j >> 1) * 8 + 2 * t4 + (j & 1), k = 0..31 over j = 0..7 */
+        float v[2][8];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int pix = tile * 16 + g + 8 * h;
+            const bool pv = pix < npix;
+            const int f = pix / (H0 * W0), r = pix - f * H0 * W0, y = r / W0, x = r - y * W0;
+            const uint8_t *base = fr + (size_t)f * H0 * W0 * 3;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int k = (j >> 1) * 8 + 2 * t4 + (j & 1), tap = k / 3, ch = k - 3 * tap;
+                const int yy = y + tap / 3 - 1, xx = x + tap % 3 - 1;
+                const bool ok = pv && k < 27 && yy >= 0 && yy < H0 && xx >= 0 && xx < W0;
+                v[h][j] = ok ? (float)__ldg(base + (yy * W0 + xx) * 3 + ch) : 0.f;
+            }
+        }
+        uint32_t a[2][4];
+#pragma unroll
+        for (int ks = 0; ks < 2; ks++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) { /* q: (row g | g+8) + 2 * (k | k + 8) */
+                const int h = q & 1, j = (ks * 2 + (q >> 1)) * 2;
+                __nv_bfloat162 p = __floats2bfloat162_rn(v[h][j], v[h][j + 1]);
+                a[ks][q] = *reinterpret_cast<uint32_t *>(&p);
+            }
+#pragma unroll 4
+        for (int nt = 0; nt < 16; nt++) {
+            float c[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+            for (int q = 3; q >= 0; q--) /* lo plane (q = 2, 3) first: small terms first */
+                mma16816(c, a[q & 1], reinterpret_cast<const uint32_t *>(&sw[(q * 16 + nt) * 32 + lane]));
+            *reinterpret_cast<__nv_bfloat162 *>(stg + g * LDO + nt * 8 + 2 * t4) = __floats2bfloat162_rn(c[0], c[1]);
+            *reinterpret_cast<__nv_bfloat162 *>(stg + (g + 8) * LDO + nt * 8 + 2 * t4) =
+                __floats2bfloat162_rn(c[2], c[3]);
+        }
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const int idx = lane + 32 * i, r = idx >> 4, ch = idx & 15, pix = tile * 16 + r;
+            if (pix < npix)
+                *reinterpret_cast<uint4 *>(out + (size_t)pix * 128 + ch * 8) =
+                    *reinterpret_cast<const uint4 *>(stg + r * LDO + ch * 8);
+        }
+        __syncwarp();
+    }
+}
+
 /* ---- head (fp32) ------------------------------------------------------ */
 
 __device__ __forceinline__ float block_sum(float v, float *red)
