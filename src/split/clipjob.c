@@ -32,7 +32,33 @@ struct vc_clip_pool {
     int nthreads;
     atomic_llong emitted;
     bool finished;
+    /* Frames queued to all of this pool's clips together: FRAMES_PER_JOB per
+     * encoder. Without it, clips waiting for an encoder queued their own
+     * frames too, and the rare moments when several short clips met made
+     * the peak memory of a long video higher than a short one's. */
+    pthread_mutex_t budget_mu;
+    pthread_cond_t budget_cv;
+    int budget;
 };
+
+/* The cut thread takes one frame's place before queueing it; never waits
+ * forever, since every queued frame belongs to a clip an encoder will run. */
+static void budget_take(vc_clip_pool *p)
+{
+    pthread_mutex_lock(&p->budget_mu);
+    while (p->budget == 0)
+        pthread_cond_wait(&p->budget_cv, &p->budget_mu);
+    p->budget--;
+    pthread_mutex_unlock(&p->budget_mu);
+}
+
+static void budget_give(vc_clip_pool *p)
+{
+    pthread_mutex_lock(&p->budget_mu);
+    p->budget++;
+    pthread_cond_signal(&p->budget_cv);
+    pthread_mutex_unlock(&p->budget_mu);
+}
 
 static int64_t bit_rate_for(const vc_clip_pool *p)
 {
@@ -165,6 +191,7 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
             }
             nframes++;
             av_frame_free(&m->frame);
+            budget_give(p);
         } else if (m->pkt) {
             if (w && !err[0])
                 vc_clip_writer_audio(w, m->pkt);
@@ -196,6 +223,9 @@ vc_clip_pool *vc_clip_pool_new(const vc_clip_pool_cfg *pc)
     p->c = *pc;
     p->nthreads = VC_MAX(1, pc->cfg->encoders_per_video);
     p->jobs = vc_queue_new((size_t)p->nthreads);
+    pthread_mutex_init(&p->budget_mu, NULL);
+    pthread_cond_init(&p->budget_cv, NULL);
+    p->budget = FRAMES_PER_JOB * p->nthreads;
     p->threads = vc_xcalloc((size_t)p->nthreads, sizeof(*p->threads));
     for (int i = 0; i < p->nthreads; i++)
         if (pthread_create(&p->threads[i], NULL, encoder_main, p) != 0) {
@@ -219,6 +249,8 @@ vc_clip_job *vc_clip_pool_start(vc_clip_pool *p, int64_t start_frame, const AVFr
 static void job_send(vc_clip_job *j, msg *m)
 {
     if (!vc_queue_push(j->msgs, m)) {
+        if (m->frame)
+            budget_give(j->pool);
         av_frame_free(&m->frame);
         av_packet_free(&m->pkt);
         free(m);
@@ -230,6 +262,7 @@ void vc_clip_job_frame(vc_clip_job *j, AVFrame *frame, int64_t index)
     msg *m = vc_xcalloc(1, sizeof(*m));
     m->frame = frame;
     m->index = index;
+    budget_take(j->pool);
     job_send(j, m);
 }
 
@@ -272,6 +305,8 @@ void vc_clip_pool_free(vc_clip_pool *p)
         return;
     vc_clip_pool_finish(p);
     vc_queue_free(p->jobs);
+    pthread_mutex_destroy(&p->budget_mu);
+    pthread_cond_destroy(&p->budget_cv);
     free(p->threads);
     free(p);
 }
