@@ -79,6 +79,39 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+/* One k16 step of a warp's tile: B fragments two n-tiles at a time (so few
+ * are live at once) against the A fragments af; with PL == 2 (bf16x3) the
+ * hi/lo planes give three products per value, small terms first. Shared by
+ * the im2col and the slab GEMM kernels. */
+template <int PL, int MT, int NT8, int BN, int LDS>
+__device__ __forceinline__ void mma_k16(float (&acc)[MT][NT8][4], const uint32_t (&af)[PL][MT][4],
+                                        const bf16 *b, int kk, int lane)
+{
+#pragma unroll
+    for (int nt = 0; nt < NT8; nt += 2) {
+        uint32_t bh[4];
+        const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
+        ldsm_x4(bh, bp);
+        if constexpr (PL == 2) {
+            uint32_t bl[4];
+            ldsm_x4(bl, bp + BN * LDS);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int u = 0; u < 2; u++) {
+                    mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u);
+                    mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
+                    mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+                }
+        } else {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int u = 0; u < 2; u++) mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
+        }
+    }
+}
+
 /* ---- implicit GEMM ----------------------------------------------------
  * out[m][n] = epilogue(sum_k A(m,k) * Wt[n][k]), k = tap * ck + c. PL = 2:
  * A and Wt split in hi/lo planes, bf16x3 products; PL = 1: hi planes only,
@@ -194,30 +227,7 @@ igemm(const Op op)
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
                     ldsm_x4(af[pl][mt], a + (pl * BM + mt * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
-            /* B two n-tiles at a time, so few fragments are live at once */
-#pragma unroll
-            for (int nt = 0; nt < NT8; nt += 2) {
-                uint32_t bh[4];
-                const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
-                ldsm_x4(bh, bp);
-                if constexpr (PL == 2) {
-                    uint32_t bl[4];
-                    ldsm_x4(bl, bp + BN * LDS);
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                        for (int u = 0; u < 2; u++) {
-                            mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
-                            mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
-                            mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
-                        }
-                } else {
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                        for (int u = 0; u < 2; u++) mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
-                }
-            }
+            mma_k16<PL, MT, NT8, BN, LDS>(acc, af, b, kk, lane);
         }
         if ((it + 1) % kiters == 0) {
             /* tile done. Accumulator layout of m16n8: rows g, g+8, columns 2t, 2t+1. */
@@ -460,29 +470,7 @@ sgemm(const Op op)
             for (int pl = 0; pl < PL; pl++)
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) ldsm_x4(af[pl][mt], a + (pl * SLAB + arow[mt] + toff) * LDS + kk);
-#pragma unroll
-            for (int nt = 0; nt < NT8; nt += 2) {
-                uint32_t bh[4];
-                const bf16 *bp = b + (nt * 8 + ((lane >> 4) << 3) + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8;
-                ldsm_x4(bh, bp);
-                if constexpr (PL == 2) {
-                    uint32_t bl[4];
-                    ldsm_x4(bl, bp + BN * LDS);
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                        for (int u = 0; u < 2; u++) {
-                            mma16816(acc[mt][nt + u], af[1][mt], bh + 2 * u); /* small terms first */
-                            mma16816(acc[mt][nt + u], af[0][mt], bl + 2 * u);
-                            mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
-                        }
-                } else {
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                        for (int u = 0; u < 2; u++) mma16816(acc[mt][nt + u], af[0][mt], bh + 2 * u);
-                }
-            }
+            mma_k16<PL, MT, NT8, BN, LDS>(acc, af, b, kk, lane);
         }
         if (kit == kiters - 1) {
             /* tile done. Accumulator layout of m16n8: rows g, g+8, columns 2t, 2t+1. */
