@@ -210,24 +210,30 @@ static int load_weights(vc_tnet_cuda *c, const vc_tnet_params *p, char *err, siz
 
 /* A persistent grid: as many blocks as fit on the GPU at once, split over
  * the N tiles; each loops over M tiles. */
+template <class K, class Op>
+static cudaError_t launch_persistent(K k, const Op &op, int threads, int smem, int *per_sm, int tiles, int ny,
+                                     vc_tnet_cuda *c)
+{
+    int &ps = per_sm[c->dev & 63]; /* per kernel and device: shared-memory opt-in, blocks per SM */
+    if (!ps) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ps, k, threads, smem);
+        if (e != cudaSuccess) return e;
+        if (ps < 1) ps = 1;
+    }
+    int nx = ps * c->sms / ny;
+    nx = nx < 1 ? 1 : nx > tiles ? tiles : nx;
+    k<<<dim3(nx, ny), threads, smem, c->st>>>(op);
+    return cudaGetLastError();
+}
+
 template <int BM, int BN, int BK, int WM, int WN, int ST, int PL, class Op>
 static cudaError_t launch(const Op &op, int m, int n, vc_tnet_cuda *c)
 {
     using TL = tnet::Tile<BM, BN, BK, WM, WN, ST, PL>;
-    auto k = tnet::igemm<BM, BN, BK, WM, WN, ST, PL, Op>;
-    static int per_sm[64]; /* per instantiation and device: shared-memory opt-in, blocks per SM */
-    int &ps = per_sm[c->dev & 63];
-    if (!ps) {
-        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, TL::SMEM);
-        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ps, k, TL::THREADS, TL::SMEM);
-        if (e != cudaSuccess) return e;
-        if (ps < 1) ps = 1;
-    }
-    const int ny = n / BN, tiles = (m + BM - 1) / BM;
-    int nx = ps * c->sms / ny;
-    nx = nx < 1 ? 1 : nx > tiles ? tiles : nx;
-    k<<<dim3(nx, ny), TL::THREADS, TL::SMEM, c->st>>>(op);
-    return cudaGetLastError();
+    static int per_sm[64];
+    return launch_persistent(tnet::igemm<BM, BN, BK, WM, WN, ST, PL, Op>, op, TL::THREADS, TL::SMEM, per_sm,
+                             (m + BM - 1) / BM, n / BN, c);
 }
 
 /* The lo-plane offset kernels get: 0 (none) in the bf16 mode. */
@@ -241,20 +247,9 @@ template <int BM, int BN, int BK, int WM, int WN, int ST, int PL, int SLAB, clas
 static cudaError_t launch_slab(const Op &op, int n, vc_tnet_cuda *c)
 {
     using TL = tnet::SlabTile<BM, BN, BK, WM, WN, ST, PL, SLAB>;
-    auto k = tnet::sgemm<BM, BN, BK, WM, WN, ST, PL, SLAB, Op>;
     static int per_sm[64];
-    int &ps = per_sm[c->dev & 63];
-    if (!ps) {
-        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, TL::SMEM);
-        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ps, k, TL::THREADS, TL::SMEM);
-        if (e != cudaSuccess) return e;
-        if (ps < 1) ps = 1;
-    }
-    const int ny = n / BN;
-    int nx = ps * c->sms / ny;
-    nx = nx < 1 ? 1 : nx > op.ntiles ? op.ntiles : nx;
-    k<<<dim3(nx, ny), TL::THREADS, TL::SMEM, c->st>>>(op);
-    return cudaGetLastError();
+    return launch_persistent(tnet::sgemm<BM, BN, BK, WM, WN, ST, PL, SLAB, Op>, op, TL::THREADS, TL::SMEM, per_sm,
+                             op.ntiles, n / BN, c);
 }
 
 /* Spatial conv as a slab GEMM: tiles of BM / w whole image rows. */
