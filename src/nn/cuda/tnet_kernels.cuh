@@ -79,6 +79,34 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+/* A B tile (BN weight rows of BK values from w + off, rows K apart; the lo
+ * plane w_plane further on when PL == 2) into shared memory, 16 bytes a copy. */
+template <int BN, int BK, int LDS, int NT, int PL>
+__device__ __forceinline__ void load_b(bf16 *b, const bf16 *w, size_t w_plane, size_t off, int K, int tid)
+{
+    constexpr int CPR = BK / 8, B_PER = (BN * CPR + NT - 1) / NT;
+#pragma unroll
+    for (int i = 0; i < B_PER; i++) {
+        int idx = tid + i * NT;
+        if (idx < BN * CPR) {
+            int r = idx / CPR, ch = idx % CPR;
+            const bf16 *s = w + off + (size_t)r * K + ch * 8;
+            cp_async16(b + r * LDS + ch * 8, s, 16);
+            if constexpr (PL == 2) cp_async16(b + (BN + r) * LDS + ch * 8, s + w_plane, 16);
+        }
+    }
+}
+
+template <int MT, int NT8> __device__ __forceinline__ void zero_acc(float (&acc)[MT][NT8][4])
+{
+#pragma unroll
+    for (int x = 0; x < MT; x++)
+#pragma unroll
+        for (int y = 0; y < NT8; y++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[x][y][e] = 0.f;
+}
+
 /* One k16 step of a warp's tile: B fragments two n-tiles at a time (so few
  * are live at once) against the A fragments af; with PL == 2 (bf16x3) the
  * hi/lo planes give three products per value, small terms first. Shared by
@@ -135,7 +163,7 @@ igemm(const Op op)
     constexpr int LDS = TL::LDS, NT = TL::THREADS;
     constexpr int MT = WM / 16, NT8 = WN / 8;
     constexpr int CPR = BK / 8; /* 16-byte chunks per tile row */
-    constexpr int A_PER = (BM * CPR + NT - 1) / NT, B_PER = (BN * CPR + NT - 1) / NT;
+    constexpr int A_PER = (BM * CPR + NT - 1) / NT;
     static_assert(NT8 % 2 == 0, "B fragments are loaded two n-tiles at a time");
 
     /* stage s: A hi[, A lo] ([BM][LDS] each), then B hi[, B lo] ([BN][LDS]) */
@@ -184,25 +212,11 @@ igemm(const Op op)
                     cp_async16(a + (BM + r) * LDS + ch * 8, s + (src ? op.in_plane : 0), src ? 16 : 0);
             }
         }
-#pragma unroll
-        for (int i = 0; i < B_PER; i++) {
-            int idx = tid + i * NT;
-            if (idx < BN * CPR) {
-                int r = idx / CPR, ch = idx % CPR;
-                const bf16 *s = op.wt + (size_t)(n0 + r) * K + tap * op.ck + c0 + ch * 8;
-                cp_async16(b + r * LDS + ch * 8, s, 16);
-                if constexpr (PL == 2) cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
-            }
-        }
+        load_b<BN, BK, LDS, NT, PL>(b, op.wt, op.w_plane, (size_t)n0 * K + tap * op.ck + c0, K, tid);
     };
 
     float acc[MT][NT8][4];
-#pragma unroll
-    for (int x = 0; x < MT; x++)
-#pragma unroll
-        for (int y = 0; y < NT8; y++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[x][y][e] = 0.f;
+    zero_acc(acc);
 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
@@ -375,7 +389,6 @@ sgemm(const Op op)
     constexpr int LDS = TL::LDS, NT = TL::THREADS;
     constexpr int MT = WM / 16, NT8 = WN / 8;
     constexpr int CPR = BK / 8; /* 16-byte chunks per row */
-    constexpr int B_PER = (BN * CPR + NT - 1) / NT;
     constexpr int TAPS = Op::TAPS;
     static_assert(NT8 % 2 == 0, "B fragments are loaded two n-tiles at a time");
     static_assert(NT % CPR == 0, "slab rows are copied CPR threads a row");
@@ -416,25 +429,11 @@ sgemm(const Op op)
             }
         }
         bf16 *b = sB + (it % STAGES) * PL * BN * LDS;
-#pragma unroll
-        for (int i = 0; i < B_PER; i++) {
-            int idx = tid + i * NT;
-            if (idx < BN * CPR) {
-                int r = idx / CPR, ch = idx % CPR;
-                const bf16 *s = op.wt + (size_t)(n0 + r) * K + tap * op.ck + c0 + ch * 8;
-                cp_async16(b + r * LDS + ch * 8, s, 16);
-                if constexpr (PL == 2) cp_async16(b + (BN + r) * LDS + ch * 8, s + op.w_plane, 16);
-            }
-        }
+        load_b<BN, BK, LDS, NT, PL>(b, op.wt, op.w_plane, (size_t)n0 * K + tap * op.ck + c0, K, tid);
     };
 
     float acc[MT][NT8][4];
-#pragma unroll
-    for (int x = 0; x < MT; x++)
-#pragma unroll
-        for (int y = 0; y < NT8; y++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[x][y][e] = 0.f;
+    zero_acc(acc);
 
     typename Op::Tile ctile = op.tile(0, by); /* the tile being computed */
     int arow[MT];                             /* this lane's ldmatrix row of each m-tile, tap offset 0 */
