@@ -54,6 +54,7 @@ typedef struct cut {
     vc_clip_pool *pool;
     vc_clip_job *cur;            /* clip receiving frames */
     int64_t cur_piece;
+    int64_t lost_piece;          /* a clip dropped for a frame freed too early, or -1 */
     int64_t clips_opened;
     bool limit_reached;
 
@@ -144,16 +145,18 @@ static void release(cut *c, held_frame *h)
         in = stride_place(c, h->time);
         piece = (int64_t)c->span_at;
     }
-    if (in && !h->frame) {
+    if (in && !h->frame && piece != c->lost_piece) {
         /* Freed early as doomed but placed in a clip after all: a detector
-         * bug. Drop the clip rather than write one with a hole in it. */
+         * bug. Drop that whole clip rather than write one with a hole in it. */
         vc_warn("%s: internal error: frame %lld was released early; clip dropped", c->sv->v.path,
                 (long long)h->index);
         if (c->cur)
             vc_clip_job_close(c->cur, false);
         c->cur = NULL;
-        in = false;
+        c->lost_piece = piece;
     }
+    if (in && piece == c->lost_piece)
+        in = false;
     if (c->cur && (!in || piece != c->cur_piece))
         close_clip(c, h->index);
     if (in && !c->cur && !c->limit_reached)
@@ -359,7 +362,7 @@ static int cut_process(vc_stage_ctx *sctx, void *p)
     vc_split_video *sv = it->video;
     vc_split_run *run = vc_stage_shared(sctx);
     if (!sv->error) {
-        cut c = { .sctx = sctx, .run = run, .sv = sv, .cfg = run->cfg };
+        cut c = { .sctx = sctx, .run = run, .sv = sv, .cfg = run->cfg, .lost_piece = -1 };
         char err[512] = "";
         if (setup(&c, err, sizeof err) < 0 || decode_all(&c, err, sizeof err) < 0)
             vc_split_video_fail(sv, "cut", "%s", err);
