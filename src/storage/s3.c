@@ -623,26 +623,48 @@ static int list_page(const char *dir_url, const char *bucket_url, const char *pr
     return rc;
 }
 
-int vc_s3_list(const char *dir_url, vc_strlist *out)
-{
+/* A folder URL: its bucket, "key/" to list under ("" for the bucket's top)
+ * and the bucket's own URL. 0, or -errno with the message set. */
+typedef struct s3_folder {
     vc_s3_loc loc;
+    char *prefix, *bucket_url;
+} s3_folder;
+
+static int folder_open(const char *url, s3_folder *f)
+{
     char *err = NULL;
-    int rc = vc_s3_parse_url(dir_url, &loc, &err);
+    int rc = vc_s3_parse_url(url, &f->loc, &err);
     if (rc) {
         set_err("%s", err);
         free(err);
         return rc;
     }
-    size_t kl = strlen(loc.key);
-    while (kl > 0 && loc.key[kl - 1] == '/')
-        loc.key[--kl] = '\0';
-    char *prefix = kl ? vc_asprintf("%s/", loc.key) : vc_xstrdup("");
-    char *bucket_url = vc_asprintf("s3://%s", loc.bucket);
+    size_t kl = strlen(f->loc.key);
+    while (kl > 0 && f->loc.key[kl - 1] == '/')
+        f->loc.key[--kl] = '\0';
+    f->prefix = kl ? vc_asprintf("%s/", f->loc.key) : vc_xstrdup("");
+    f->bucket_url = vc_asprintf("s3://%s", f->loc.bucket);
+    return 0;
+}
+
+static void folder_close(s3_folder *f)
+{
+    free(f->bucket_url);
+    free(f->prefix);
+    vc_s3_loc_free(&f->loc);
+}
+
+int vc_s3_list(const char *dir_url, vc_strlist *out)
+{
+    s3_folder fo;
+    int rc = folder_open(dir_url, &fo);
+    if (rc)
+        return rc;
     vc_strlist keys = { 0 };
     char *token = NULL;
     do {
         char *next = NULL;
-        rc = list_page(dir_url, bucket_url, prefix, token, 0, &keys, &next);
+        rc = list_page(dir_url, fo.bucket_url, fo.prefix, token, 0, &keys, &next);
         free(token);
         token = next;
     } while (rc == 0 && token);
@@ -653,7 +675,7 @@ int vc_s3_list(const char *dir_url, vc_strlist *out)
         size_t n = strlen(k);
         if (n == 0 || k[n - 1] == '/' || is_temp_key(k))
             continue; /* "folder" markers and our temporaries */
-        vc_strlist_push_owned(&found, vc_asprintf("s3://%s/%s", loc.bucket, k));
+        vc_strlist_push_owned(&found, vc_asprintf("s3://%s/%s", fo.loc.bucket, k));
     }
     if (rc == 0 && found.len == 0) {
         set_err("%s: no objects under this prefix", dir_url);
@@ -664,37 +686,24 @@ int vc_s3_list(const char *dir_url, vc_strlist *out)
         vc_strlist_push_owned(out, found.items[i]);
     free(found.items);
     vc_strlist_free(&keys);
-    free(bucket_url);
-    free(prefix);
-    vc_s3_loc_free(&loc);
+    folder_close(&fo);
     return rc;
 }
 
 int vc_s3_is_prefix(const char *url)
 {
-    vc_s3_loc loc;
-    char *err = NULL;
-    int rc = vc_s3_parse_url(url, &loc, &err);
-    if (rc) {
-        set_err("%s", err);
-        free(err);
+    s3_folder fo;
+    int rc = folder_open(url, &fo);
+    if (rc)
         return rc;
-    }
-    size_t kl = strlen(loc.key);
-    while (kl > 0 && loc.key[kl - 1] == '/')
-        loc.key[--kl] = '\0';
-    char *prefix = kl ? vc_asprintf("%s/", loc.key) : vc_xstrdup("");
-    char *bucket_url = vc_asprintf("s3://%s", loc.bucket);
     vc_strlist keys = { 0 };
     char *next = NULL;
-    rc = list_page(url, bucket_url, prefix, NULL, 1, &keys, &next);
+    rc = list_page(url, fo.bucket_url, fo.prefix, NULL, 1, &keys, &next);
     if (rc == 0)
-        rc = keys.len > 0 || kl == 0; /* a bucket that exists is a folder */
+        rc = keys.len > 0 || !fo.prefix[0]; /* a bucket that exists is a folder */
     free(next);
     vc_strlist_free(&keys);
-    free(bucket_url);
-    free(prefix);
-    vc_s3_loc_free(&loc);
+    folder_close(&fo);
     return rc;
 }
 
