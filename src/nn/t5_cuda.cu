@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/cuda/cuda_check.cuh"
 #include "nn/t5_cuda.h"
 
 struct vc_t5_cuda {
@@ -29,32 +30,7 @@ struct vc_t5_cuda {
     int *bucket_d, *bucket_h;
 };
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    if (!err || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
-#define CU(call)                                                                                       \
-    do {                                                                                               \
-        cudaError_t e_ = (call);                                                                       \
-        if (e_ != cudaSuccess) {                                                                       \
-            seterr(err, errlen, "CUDA: %s: %s (%s:%d)", #call, cudaGetErrorString(e_), __FILE__, __LINE__); \
-            return -1;                                                                                 \
-        }                                                                                              \
-    } while (0)
-#define CB(call)                                                                                       \
-    do {                                                                                               \
-        cublasStatus_t s_ = (call);                                                                    \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                             \
-            seterr(err, errlen, "cuBLAS: %s: status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__);  \
-            return -1;                                                                                 \
-        }                                                                                              \
-    } while (0)
 
 /* ---- kernels ---- */
 
@@ -187,7 +163,7 @@ extern "C" vc_t5_cuda *vc_t5_cuda_new(const vc_t5_cuda_cfg *cfg, const float *em
 {
     vc_t5_cuda *c = (vc_t5_cuda *)calloc(1, sizeof *c);
     if (!c) {
-        seterr(err, errlen, "out of memory");
+        vc_cuda_seterr(err, errlen, "out of memory");
         return NULL;
     }
     c->cfg = *cfg;
@@ -196,12 +172,12 @@ extern "C" vc_t5_cuda *vc_t5_cuda_new(const vc_t5_cuda_cfg *cfg, const float *em
     int rc = -1;
     do {
         if (cudaSetDevice(device) != cudaSuccess) {
-            seterr(err, errlen, "CUDA device %d is not usable", device);
+            vc_cuda_seterr(err, errlen, "CUDA device %d is not usable", device);
             break;
         }
         if (cudaStreamCreate(&c->st) != cudaSuccess || cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS ||
             cudaEventCreate(&c->ev[0]) != cudaSuccess || cudaEventCreate(&c->ev[1]) != cudaSuccess) {
-            seterr(err, errlen, "cannot create the CUDA stream / cuBLAS handle on device %d", device);
+            vc_cuda_seterr(err, errlen, "cannot create the CUDA stream / cuBLAS handle on device %d", device);
             break;
         }
         cublasSetStream(c->blas, c->st);
@@ -212,7 +188,7 @@ extern "C" vc_t5_cuda *vc_t5_cuda_new(const vc_t5_cuda_cfg *cfg, const float *em
             break;
         c->w = (float **)calloc((size_t)cfg->layers * 9, sizeof *c->w);
         if (!c->w) {
-            seterr(err, errlen, "out of memory");
+            vc_cuda_seterr(err, errlen, "out of memory");
             break;
         }
         size_t sizes[9] = { (size_t)d, (size_t)inner * d, (size_t)inner * d, (size_t)inner * d,
@@ -310,7 +286,7 @@ extern "C" int vc_t5_cuda_encode(vc_t5_cuda *c, int n, const int32_t *const *ids
         c->ids_d = NULL;
         CU(cudaMalloc((void **)&c->ids_d, cap * sizeof(int32_t)));
         if (!c->ids_h) {
-            seterr(err, errlen, "out of memory");
+            vc_cuda_seterr(err, errlen, "out of memory");
             return -1;
         }
         c->cap_tokens = cap;
@@ -334,7 +310,7 @@ extern "C" int vc_t5_cuda_encode(vc_t5_cuda *c, int n, const int32_t *const *ids
         c->bucket_d = NULL;
         CU(cudaMalloc((void **)&c->bucket_d, nb * sizeof(int)));
         if (!c->bucket_h) {
-            seterr(err, errlen, "out of memory");
+            vc_cuda_seterr(err, errlen, "out of memory");
             return -1;
         }
         c->cap_bucket = nb;
@@ -344,7 +320,7 @@ extern "C" int vc_t5_cuda_encode(vc_t5_cuda *c, int n, const int32_t *const *ids
     for (int s = 0, t = 0; s < n; s++)
         for (int i = 0; i < lens[s]; i++, t++) {
             if (ids[s][i] < 0 || ids[s][i] >= g->vocab_rows) {
-                seterr(err, errlen, "sequence %d: token id %d outside the embedding", s, (int)ids[s][i]);
+                vc_cuda_seterr(err, errlen, "sequence %d: token id %d outside the embedding", s, (int)ids[s][i]);
                 return -1;
             }
             c->ids_h[t] = ids[s][i];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/cuda/cuda_check.cuh"
 #include "nn/cuda/tnet_cuda.h"
 #include "tnet_kernels.cuh"
 
@@ -50,32 +51,7 @@ struct vc_tnet_cuda {
     float *simin, *proj, *sim, *band, *hist, *feat, *hfc, *out, *hout;
 };
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    if (!err || !len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
-#define CU(call)                                                                              \
-    do {                                                                                      \
-        cudaError_t e_ = (call);                                                              \
-        if (e_ != cudaSuccess) {                                                              \
-            seterr(err, errlen, "CUDA: %s: %s (%s:%d)", #call, cudaGetErrorString(e_), __FILE__, \
-                   __LINE__);                                                                 \
-            return -1;                                                                        \
-        }                                                                                     \
-    } while (0)
-#define CB(call)                                                                              \
-    do {                                                                                      \
-        cublasStatus_t s_ = (call);                                                           \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                    \
-            seterr(err, errlen, "cuBLAS: %s: status %d (%s:%d)", #call, (int)s_, __FILE__, __LINE__); \
-            return -1;                                                                        \
-        }                                                                                     \
-    } while (0)
 
 extern "C" int vc_cuda_device_count(void)
 {
@@ -113,7 +89,7 @@ static int upload_split(bf16 **dst, const float *w, size_t n, char *err, size_t 
 {
     uint16_t *h = (uint16_t *)malloc(2 * n * sizeof(uint16_t));
     if (!h) {
-        seterr(err, errlen, "out of memory");
+        vc_cuda_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) bf16_round(w[i] - bf16_round(w[i], &h[i]), &h[n + i]);
@@ -130,7 +106,7 @@ static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, flo
 {
     const int F = 16 << i, cin = CIN[i][j], K = 9 * cin, K2 = 6 * F;
     if (d->cin != cin || d->f != F) {
-        seterr(err, errlen, "TransNetV2 params: SDDCNN.%d.DDCNN.%d has cin %d, F %d (want %d, %d)", i, j, d->cin,
+        vc_cuda_seterr(err, errlen, "TransNetV2 params: SDDCNN.%d.DDCNN.%d has cin %d, F %d (want %d, %d)", i, j, d->cin,
                d->f, cin, F);
         return -1;
     }
@@ -182,7 +158,7 @@ static int load_weights(vc_tnet_cuda *c, const vc_tnet_params *p, char *err, siz
 {
     float *pk = (float *)malloc((size_t)512 * 9 * 256 * sizeof(float)); /* largest packed conv */
     if (!pk) {
-        seterr(err, errlen, "out of memory");
+        vc_cuda_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = 0;
@@ -386,7 +362,7 @@ static int dump(vc_tnet_cuda *c, const char *name, const void *p, bool bf, size_
     if (f && fclose(f)) rc = -1;
     free(h);
     free(raw);
-    if (rc) seterr(err, errlen, "dump %s failed", path);
+    if (rc) vc_cuda_seterr(err, errlen, "dump %s failed", path);
     return rc ? -1 : 0;
 }
 
@@ -394,7 +370,7 @@ static int dump(vc_tnet_cuda *c, const char *name, const void *p, bool bf, size_
     do {                                                                                               \
         cudaError_t e_ = (expr);                                                                       \
         if (e_ != cudaSuccess) {                                                                       \
-            seterr(err, errlen, "CUDA: %s: %s", #expr, cudaGetErrorString(e_));                         \
+            vc_cuda_seterr(err, errlen, "CUDA: %s: %s", #expr, cudaGetErrorString(e_));                         \
             return -1;                                                                                 \
         }                                                                                              \
     } while (0)
@@ -481,17 +457,17 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
 {
     int n = vc_cuda_device_count();
     if (n <= 0) {
-        seterr(err, errlen, "no CUDA device available (driver missing or no GPU)");
+        vc_cuda_seterr(err, errlen, "no CUDA device available (driver missing or no GPU)");
         return NULL;
     }
     if (device < 0 || device >= n) {
-        seterr(err, errlen, "CUDA device %d does not exist (%d found)", device, n);
+        vc_cuda_seterr(err, errlen, "CUDA device %d does not exist (%d found)", device, n);
         return NULL;
     }
     if (max_windows < 1) max_windows = 1;
     vc_tnet_cuda *c = (vc_tnet_cuda *)calloc(1, sizeof *c);
     if (!c) {
-        seterr(err, errlen, "out of memory");
+        vc_cuda_seterr(err, errlen, "out of memory");
         return NULL;
     }
     c->dev = device;
@@ -519,7 +495,7 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
             break;
         if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS) c->blas = NULL;
         if (!c->blas || cublasSetStream(c->blas, c->st) != CUBLAS_STATUS_SUCCESS) {
-            seterr(err, errlen, "cuBLAS initialisation failed");
+            vc_cuda_seterr(err, errlen, "cuBLAS initialisation failed");
             vc_tnet_cuda_free(c);
             return NULL;
         }
@@ -541,7 +517,7 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
     } while (0);
     if (!ok) {
         cudaError_t e = cudaGetLastError();
-        seterr(err, errlen, "CUDA setup on device %d failed (%d windows): %s", device, max_windows,
+        vc_cuda_seterr(err, errlen, "CUDA setup on device %d failed (%d windows): %s", device, max_windows,
                cudaGetErrorString(e));
         vc_tnet_cuda_free(c);
         return NULL;
