@@ -202,6 +202,31 @@ def save_hf_folder(folder, cfg, sd, bin_name="pytorch_model.bin", st_name="model
         save_safetensors(os.path.join(folder, st_name), sd)
 
 
+# Caption-like words for tokenizer training and test captions (with accents,
+# CJK and an emoji, so normalisation and byte fallback are exercised).
+WORDS = ("the a video shows car road night rain street camera pans left right pedestrians bus stop city "
+         "building tree sky sun cloud people walking running dog cat bird water river bridge light "
+         "café naïve 東京 夜景 🎥").split()
+
+
+def make_tiny_hf_model(folder, rng, seed):
+    """A tiny T5 in a Hugging Face folder: a sentencepiece model trained on
+    WORDS, config.json and pytorch_model.bin (with a decoder, as published
+    checkpoints have). Returns (cfg, state_dict)."""
+    import sentencepiece as spm
+    os.makedirs(folder)
+    text = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 20))) for _ in range(2000)]
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_prefix=os.path.join(folder, "spiece"),
+                                   vocab_size=120, hard_vocab_limit=False, model_type="unigram", pad_id=0,
+                                   eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
+    os.remove(os.path.join(folder, "spiece.vocab"))
+    cfg = default_config(d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=2, num_decoder_layers=2,
+                         vocab_size=128)
+    sd = random_state_dict(cfg, seed=seed)
+    save_hf_folder(folder, cfg, sd, st_name=None)
+    return cfg, sd
+
+
 def encode_padded(model, seqs, pad_to=None):
     """Right-pads the id lists, runs the encoder, returns per-sequence
     float32 arrays [L, d_model] (the real rows)."""

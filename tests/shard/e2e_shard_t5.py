@@ -57,25 +57,13 @@ def check(cond, msg):
     return cond
 
 
-WORDS = ("the a video shows car road night rain street camera pans left right pedestrians bus stop city "
-         "building tree sky sun cloud people walking running dog cat bird water river bridge light "
-         "café naïve 東京 夜景 🎥").split()
+WORDS = ref.WORDS
 
 
 def make_model(folder, rng):
     """config.json, spiece.model, pytorch_model.bin (with a decoder) in the
     layout --model-weights-path reads: DIR/google-t5/t5-11b/."""
-    os.makedirs(folder)
-    text = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 20))) for _ in range(2000)]
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_prefix=os.path.join(folder, "spiece"),
-                                   vocab_size=120, hard_vocab_limit=False, model_type="unigram", pad_id=0,
-                                   eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
-    os.remove(os.path.join(folder, "spiece.vocab"))
-    cfg = ref.default_config(d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=2, num_decoder_layers=2,
-                             vocab_size=128)
-    sd = ref.random_state_dict(cfg, seed=5)
-    ref.save_hf_folder(folder, cfg, sd, st_name=None)
-    return cfg, sd
+    return ref.make_tiny_hf_model(folder, rng, seed=5)
 
 
 def win(s, e, **caps):

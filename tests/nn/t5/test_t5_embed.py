@@ -41,23 +41,12 @@ def check(cond, msg):
         failures.append(msg)
 
 
-WORDS = ("the a video shows car road night rain street camera pans left right pedestrians bus stop city "
-         "building tree sky sun cloud people walking running dog cat bird water river bridge light "
-         "café naïve 東京 夜景 🎥").split()
+WORDS = ref.WORDS
 
 
 def make_model(folder, rng):
-    os.makedirs(folder)
-    text = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 20))) for _ in range(2000)]
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_prefix=os.path.join(folder, "spiece"),
-                                   vocab_size=120, hard_vocab_limit=False, model_type="unigram", pad_id=0,
-                                   eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
-    os.remove(os.path.join(folder, "spiece.vocab"))
-    cfg = ref.default_config(d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=2, num_decoder_layers=2,
-                             vocab_size=128)
-    sd = ref.random_state_dict(cfg, seed=3)
-    ref.save_hf_folder(folder, cfg, sd, st_name=None)
-    return cfg, sd
+    """The tiny T5 of t5_ref.make_tiny_hf_model (seed 3)."""
+    return ref.make_tiny_hf_model(folder, rng, seed=3)
 
 
 def window(s, e, **caps):
