@@ -257,6 +257,16 @@ static void finish_job(vc_cap_client *c, job *j, vc_cap_reply *r)
     done(opaque, r);
 }
 
+/* A job that never ran or was cut short by shutdown: an error reply. */
+static void finish_cancelled(vc_cap_client *c, job *j)
+{
+    vc_cap_reply *r = vc_xcalloc(1, sizeof(*r));
+    r->status = VC_CAP_ERROR;
+    r->cancelled = true;
+    r->error = vc_xstrdup("cancelled");
+    finish_job(c, j, r);
+}
+
 static void requeue(vc_cap_client *c, job *j, double delay)
 {
     j->not_before = mono_now() + delay;
@@ -422,22 +432,14 @@ void vc_cap_client_free(vc_cap_client *c)
         job *nx = j->next;
         curl_multi_remove_handle(c->multi, j->easy);
         curl_easy_cleanup(j->easy);
-        vc_cap_reply *r = vc_xcalloc(1, sizeof(*r));
-        r->status = VC_CAP_ERROR;
-        r->cancelled = true;
-        r->error = vc_xstrdup("cancelled");
-        finish_job(c, j, r);
+        finish_cancelled(c, j);
         j = nx;
     }
     j = c->queue;
     c->queue = c->queue_tail = NULL;
     while (j) {
         job *nx = j->next;
-        vc_cap_reply *r = vc_xcalloc(1, sizeof(*r));
-        r->status = VC_CAP_ERROR;
-        r->cancelled = true;
-        r->error = vc_xstrdup("cancelled");
-        finish_job(c, j, r);
+        finish_cancelled(c, j);
         j = nx;
     }
     curl_multi_cleanup(c->multi);

@@ -244,6 +244,20 @@ void vc_caption_fail_all(vc_split_item *it, const char *why, int64_t window_size
     free(win);
 }
 
+/* Waits on st->cond (st->lock held) for at most 200 ms, so loops that wait
+ * for progress also notice a cancel that signals nobody. */
+static void wait_a_moment(vc_caption_stage *st)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+}
+
 static void start_clip(vc_caption_stage *st, vc_split_item *it)
 {
     const vc_caption_config *cc = st->cc;
@@ -255,14 +269,7 @@ static void start_clip(vc_caption_stage *st, vc_split_item *it)
     cj->remaining = nw;
     pthread_mutex_lock(&st->lock);
     while (st->inflight >= st->max_inflight && !vc_cancelled()) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+        wait_a_moment(st);
     }
     st->inflight += nw;
     pthread_mutex_unlock(&st->lock);
@@ -287,14 +294,7 @@ static void wait_video(vc_caption_stage *st, vc_split_video *sv)
         pthread_mutex_unlock(&sv->lock);
         if (all || vc_cancelled())
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+        wait_a_moment(st);
     }
     pthread_mutex_unlock(&st->lock);
 }
