@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential meson ninja-build pkg-config clang ffmpeg
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
 libx264-dev libopenh264-dev libjansson-dev libwebp-dev libssl-dev libcmocka-dev libarchive-dev
-libopenblas-dev libcurl4-openssl-dev libsentencepiece-dev libturbojpeg0-dev
+libopenblas-dev libcurl4-openssl-dev libsentencepiece-dev libjpeg62-turbo-dev libturbojpeg0-dev
 python3 python3-numpy python3-opencv python3-av python3-torch python3-sentencepiece python3-pil
 swift swift-proxy swift-account swift-container swift-object memcached python3-boto3"
 missing=""

@@ -7,8 +7,8 @@
 
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
-#include <turbojpeg.h>
 
+#include "caption/jpeg.h"
 #include "caption/resize.h"
 #include "caption/sampling.h"
 #include "util/common.h"
@@ -241,9 +241,7 @@ int vc_cap_plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc
 }
 
 typedef struct encoder {
-    tjhandle tj;
-    unsigned char *jpg;          /* tjBufSize() bytes, reused */
-    unsigned long jcap;
+    vc_jpeg *jpeg;
     AVFrame *tmp;                /* a proxy scaled to the final size or range-converted */
     vc_resize *rs[2];
     bool rs_video;
@@ -283,18 +281,12 @@ static char *encode_frame(encoder *e, const AVFrame *p, int w, int h, int qualit
         }
         p = e->tmp;
     }
-    if (!e->jpg) {
-        e->jcap = tjBufSize(w, h, TJSAMP_420);
-        e->jpg = tjAlloc((int)e->jcap);
-        if (!e->jpg)
-            return NULL;
-    }
-    unsigned long jlen = e->jcap;
-    const unsigned char *planes[3] = { p->data[0], p->data[1], p->data[2] };
+    const uint8_t *planes[3] = { p->data[0], p->data[1], p->data[2] }, *jpg;
     int strides[3] = { p->linesize[0], p->linesize[1], p->linesize[2] };
-    if (tjCompressFromYUVPlanes(e->tj, planes, w, strides, h, TJSAMP_420, &e->jpg, &jlen, quality, TJFLAG_NOREALLOC) < 0)
+    size_t jlen;
+    if (vc_jpeg_encode420(e->jpeg, planes, strides, w, h, quality, &jpg, &jlen) < 0)
         return NULL;
-    return vc_b64_encode(e->jpg, jlen, b64_len);
+    return vc_b64_encode(jpg, jlen, b64_len);
 }
 
 int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, char *err, size_t errlen)
@@ -307,7 +299,11 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
         snprintf(err, errlen, "cannot scale the clip's frames for captioning");
         return -1;
     }
-    encoder e = { .tj = tjInitCompress() };
+    encoder e = { .jpeg = vc_jpeg_new() };
+    if (!e.jpeg) {
+        snprintf(err, errlen, "cannot start a JPEG encoder");
+        return -1;
+    }
     int rc = 0;
     for (int i = 0; i < out->nwindows && rc == 0; i++) {
         vc_cap_window_frames *w = &out->w[i];
@@ -322,7 +318,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
             }
             w->b64[k] = encode_frame(&e, f->proxy[j], w->width, w->height, f->c.jpeg_quality, &w->b64_len[k]);
             if (!w->b64[k]) {
-                snprintf(err, errlen, "JPEG encoding failed: %s", tjGetErrorStr2(e.tj));
+                snprintf(err, errlen, "JPEG encoding failed: %s", vc_jpeg_error(e.jpeg));
                 rc = -1;
                 break;
             }
@@ -330,8 +326,7 @@ int vc_cap_framer_finish(vc_cap_framer *f, int64_t n, vc_cap_clip_frames *out, c
     }
     av_frame_free(&e.tmp);
     free_plans(e.rs);
-    tjFree(e.jpg);
-    tjDestroy(e.tj);
+    vc_jpeg_free(e.jpeg);
     return rc;
 }
 

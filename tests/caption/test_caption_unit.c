@@ -18,6 +18,7 @@
 #include "caption/client.h"
 #include "caption/config.h"
 #include "caption/framer.h"
+#include "caption/jpeg.h"
 #include "caption/prompts.h"
 #include "caption/request.h"
 #include "caption/resize.h"
@@ -225,8 +226,67 @@ static const rs_case RS_CASES[] = {
     { 33, 200, 17, 9, 1, 0 },
 };
 
+/* Our strip-fed JPEG writer gives TurboJPEG's bytes (same libjpeg, same
+ * settings), for sizes that are and are not whole 16x16 MCUs, padded
+ * strides, and qualities across the range; bad arguments are refused. */
+static void test_jpeg(void **state)
+{
+    (void)state;
+    static const int SIZES[][2] = { { 1008, 560 }, { 644, 364 }, { 17, 9 }, { 1, 1 }, { 33, 200 }, { 16, 16 } };
+    static const int QUALITIES[] = { 1, 50, 90, 100 };
+    vc_jpeg *j = vc_jpeg_new();
+    tjhandle tj = tjInitCompress();
+    for (size_t s = 0; s < sizeof SIZES / sizeof *SIZES; s++) {
+        int w = SIZES[s][0], h = SIZES[s][1], cw = (w + 1) / 2, ch = (h + 1) / 2;
+        int strides[3] = { w + 13, cw + 5, cw + 7 };
+        uint8_t *pl[3];
+        for (int k = 0; k < 3; k++) {
+            /* TurboJPEG reads 4:2:0 luma planes as even-sized: the extra
+             * column and row repeat the edge, as our writer pads */
+            int pw = k ? cw : w, ph = k ? ch : h, ph2 = k ? ch : (h + 1) & ~1;
+            pl[k] = malloc((size_t)strides[k] * (size_t)ph2);
+            pattern(pl[k], pw, ph, strides[k], (unsigned)(s * 3 + (size_t)k));
+            for (int y = 0; y < ph2; y++) {
+                uint8_t *row = pl[k] + (size_t)y * (size_t)strides[k];
+                if (y >= ph)
+                    memcpy(row, row - strides[k], (size_t)pw);
+                row[pw] = row[pw - 1];
+            }
+        }
+        const uint8_t *planes[3] = { pl[0], pl[1], pl[2] };
+        for (size_t q = 0; q < sizeof QUALITIES / sizeof *QUALITIES; q++) {
+            const uint8_t *ours;
+            size_t len;
+            assert_int_equal(vc_jpeg_encode420(j, planes, strides, w, h, QUALITIES[q], &ours, &len), 0);
+            unsigned char *ref = NULL;
+            unsigned long rlen = 0;
+            assert_int_equal(tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &ref, &rlen,
+                                                     QUALITIES[q], TJFLAG_ACCURATEDCT), 0);
+            if (len != rlen || memcmp(ours, ref, len) != 0)
+                fail_msg("%dx%d q%d: %zu bytes, TurboJPEG %lu, or different bytes", w, h, QUALITIES[q], len, rlen);
+            tjFree(ref);
+        }
+        for (int k = 0; k < 3; k++)
+            free(pl[k]);
+    }
+    const uint8_t *out;
+    size_t len;
+    uint8_t px[4] = { 0 };
+    const uint8_t *planes[3] = { px, px, px };
+    int strides[3] = { 2, 1, 1 };
+    assert_int_equal(vc_jpeg_encode420(j, planes, strides, 0, 2, 90, &out, &len), -1);
+    assert_non_null(strstr(vc_jpeg_error(j), "0x2"));
+    assert_int_equal(vc_jpeg_encode420(j, planes, strides, 2, 2, 101, &out, &len), -1);
+    /* still usable after a refusal */
+    assert_int_equal(vc_jpeg_encode420(j, planes, strides, 2, 2, 90, &out, &len), 0);
+    assert_true(len > 100 && out[0] == 0xFF && out[1] == 0xD8 && out[len - 2] == 0xFF && out[len - 1] == 0xD9);
+    tjDestroy(tj);
+    vc_jpeg_free(j);
+}
+
 /* The fixed-point resize against the double-precision filter (within 8-bit
- * rounding twice), and its SIMD path against its C path (identical). */
+ * rounding twice), and each SIMD path (AVX2, AVX-512, as this CPU has) against
+ * its C path (identical). */
 static void test_resize(void **state)
 {
     (void)state;
@@ -236,14 +296,35 @@ static void test_resize(void **state)
         uint8_t *src = malloc((size_t)ss * (size_t)c->sh), *a = malloc((size_t)c->dw * (size_t)c->dh),
                 *b = malloc((size_t)c->dw * (size_t)c->dh);
         double *ref = malloc(sizeof(double) * (size_t)c->dw * (size_t)c->dh);
-        pattern(src, c->sw, c->sh, ss, (unsigned)i);
         vc_resize *r = vc_resize_new(c->sw, c->sh, c->dw, c->dh, c->gain, c->offset);
         assert_non_null(r);
-        vc_resize_run(r, src, ss, a, c->dw);
-        vc_resize_set_simd(r, 0);
-        vc_resize_run(r, src, ss, b, c->dw);
-        if (memcmp(a, b, (size_t)c->dw * (size_t)c->dh))
-            fail_msg("%dx%d -> %dx%d: SIMD and C paths differ", c->sw, c->sh, c->dw, c->dh);
+        /* noise first: overshoots clipped at 0 and 255 on both paths */
+        unsigned seed = (unsigned)i;
+        for (ptrdiff_t k = 0; k < ss * c->sh; k++) {
+            seed = seed * 1103515245u + 12345u;
+            src[k] = (uint8_t)(seed >> 16);
+        }
+        for (int round = 0; round < 2; round++) {
+            if (round)
+                pattern(src, c->sw, c->sh, ss, (unsigned)i);
+            vc_resize_set_simd(r, VC_RESIZE_C);
+            vc_resize_run(r, src, ss, b, c->dw);
+            for (int level = VC_RESIZE_AVX512; level >= VC_RESIZE_C; level--) {
+                vc_resize_set_simd(r, level);
+                vc_resize_run(r, src, ss, a, c->dw);
+                if (memcmp(a, b, (size_t)c->dw * (size_t)c->dh))
+                    fail_msg("%dx%d -> %dx%d: SIMD path %d and the C path differ", c->sw, c->sh, c->dw, c->dh,
+                             vc_resize_simd(r));
+            }
+        }
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        /* the 1080p shrink takes the widest path this CPU has */
+        vc_resize_set_simd(r, VC_RESIZE_AVX512);
+        if (i == 0 && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw"))
+            assert_int_equal(vc_resize_simd(r), VC_RESIZE_AVX512);
+        else if (i == 0 && __builtin_cpu_supports("avx2"))
+            assert_true(vc_resize_simd(r) >= VC_RESIZE_AVX2);
+#endif
         vc_resize_reference(c->sw, c->sh, c->dw, c->dh, c->gain, c->offset, src, ss, ref);
         double md = 0, sum = 0;
         for (int k = 0; k < c->dw * c->dh; k++) {
@@ -437,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_framer),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_resize_pil),
+        cmocka_unit_test(test_jpeg),
         cmocka_unit_test(test_request_body),
         cmocka_unit_test(test_replies),
         cmocka_unit_test(test_answers),

@@ -1,0 +1,30 @@
+/* Baseline JPEG of a full-range 4:2:0 Y'CbCr frame (JFIF), through
+ * libjpeg-turbo's raw-data interface: the same bytes as TurboJPEG's
+ * tjCompressFromYUVPlanes (tests check), about a third cheaper on frames
+ * that are not in cache.
+ *
+ * Why not tjCompressFromYUVPlanes: libjpeg reads each 16-row strip of the
+ * frame eight rows at a time, 32 row streams across Y, Cb and Cr, more than
+ * the hardware prefetcher follows, so a frame written a while ago (a
+ * caption proxy) stalls on memory in the sample loads. We copy each strip
+ * into a small buffer first (sequential reads, edge-padded to whole blocks)
+ * and hand libjpeg that, which stays in L1/L2. One encoder per thread. */
+#ifndef VC_CAPTION_JPEG_H
+#define VC_CAPTION_JPEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vc_jpeg vc_jpeg;
+
+vc_jpeg *vc_jpeg_new(void);
+void vc_jpeg_free(vc_jpeg *j);
+
+/* planes/strides: Y (w x h), Cb and Cr ((w+1)/2 x (h+1)/2). On success
+ * *out points into the encoder (valid until the next call) and 0 is
+ * returned; -1 with vc_jpeg_error() set otherwise. */
+int vc_jpeg_encode420(vc_jpeg *j, const uint8_t *const planes[3], const int strides[3], int w, int h, int quality,
+                      const uint8_t **out, size_t *len);
+const char *vc_jpeg_error(const vc_jpeg *j);
+
+#endif
