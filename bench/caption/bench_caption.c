@@ -92,11 +92,11 @@ static void send_window(const vc_cap_window_frames *w)
     atomic_fetch_add(&sent, 1);
 }
 
-static void prepare(vc_cap_clip_frames *out, bool all, unsigned *seed)
+static void prepare(vc_cap_clip_frames *out, bool all, unsigned *seed, vc_cap_pool *pool)
 {
     vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
                              .jpeg_quality = 90 };
-    vc_cap_framer *f = vc_cap_framer_new(&fc, W, H);
+    vc_cap_framer *f = vc_cap_framer_new(&fc, W, H, pool);
     int off = (int)(rand_r(seed) % (unsigned)nframes);
     vc_cap_clip_frames plan;
     vc_cap_plan(&fc, W, H, 256, &plan);
@@ -124,13 +124,15 @@ static void *prep_main(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
     bool all = !strcmp(MODE, "full");
+    vc_cap_pool *pool = vc_cap_pool_new();   /* as each of split's encoder threads has */
     while (!atomic_load(&stop)) {
         vc_cap_clip_frames c;
-        prepare(&c, all, &seed);
+        prepare(&c, all, &seed, pool);
         for (int i = 0; i < c.nwindows; i++)
             send_window(&c.w[i]);
         vc_cap_clip_frames_free(&c);
     }
+    vc_cap_pool_free(pool);
     return NULL;
 }
 
@@ -141,8 +143,9 @@ static void stages(void)
     double t_add = 0, t_fin = 0, t_sws = 0;
     long n_add = 0, n_fin = 0, n_sws = 0;
     int pw = 0, ph = 0;
+    vc_cap_pool *pool = vc_cap_pool_new();
     for (int rep = 0; rep < 4; rep++) {
-        vc_cap_framer *f = vc_cap_framer_new(&fc, W, H);
+        vc_cap_framer *f = vc_cap_framer_new(&fc, W, H, pool);
         double t0 = thread_cpu();
         for (int i = 0; i < 256; i++)
             vc_cap_framer_add(f, frames[(rep * 256 + i) % nframes], i);
@@ -180,6 +183,7 @@ static void stages(void)
            t_fin / (double)n_fin * 1e3);
     av_frame_free(&d);
     sws_freeContext(sws);
+    vc_cap_pool_free(pool);
 }
 
 int main(int argc, char **argv)
@@ -237,7 +241,7 @@ int main(int argc, char **argv)
     if (!strcmp(MODE, "client")) {
         unsigned seed = 1;
         vc_cap_clip_frames c;
-        prepare(&c, false, &seed);
+        prepare(&c, false, &seed, NULL);
         for (int k = 0; k < c.w[0].nframes; k++)
             bytes += (long)c.w[0].b64_len[k];
         t0 = now();

@@ -8,13 +8,20 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "caption/base64.h"
 #include "caption/jpeg.h"
 #include "caption/resize.h"
 #include "caption/sampling.h"
 #include "util/common.h"
 
+struct vc_cap_pool {
+    AVFrame **f;
+    int n, w, h;
+};
+
 struct vc_cap_framer {
     vc_cap_frames_cfg c;
+    vc_cap_pool *pool;
     int width, height;           /* clip size */
     int pw, ph;                  /* proxy size */
     AVFrame **proxy;             /* by clip frame index; NULL when dropped; full range */
@@ -41,10 +48,43 @@ static struct SwsContext *make_sws(int sw, int sh, int sfmt, int dw, int dh, int
     return sws_getContext(sw, sh, sfmt, dw, dh, dfmt, SWS_FLAGS, NULL, NULL, BICUBIC_PARAM);
 }
 
-vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height)
+vc_cap_pool *vc_cap_pool_new(void)
+{
+    return vc_xcalloc(1, sizeof(vc_cap_pool));
+}
+
+/* Frees all but the first keep frames. */
+static void pool_trim(vc_cap_pool *p, int keep)
+{
+    while (p->n > keep)
+        av_frame_free(&p->f[--p->n]);
+}
+
+void vc_cap_pool_free(vc_cap_pool *p)
+{
+    if (!p)
+        return;
+    pool_trim(p, 0);
+    free(p->f);
+    free(p);
+}
+
+static void pool_put(vc_cap_pool *p, AVFrame *fr)
+{
+    if (p->n == 0 || fr->width != p->w || fr->height != p->h) {
+        pool_trim(p, 0);
+        p->w = fr->width;
+        p->h = fr->height;
+    }
+    p->f = vc_xrealloc(p->f, (size_t)(p->n + 1) * sizeof(*p->f));
+    p->f[p->n++] = fr;
+}
+
+vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height, vc_cap_pool *pool)
 {
     vc_cap_framer *f = vc_xcalloc(1, sizeof(*f));
     f->c = *c;
+    f->pool = pool;
     f->width = width;
     f->height = height;
     f->sws_fmt = -1;
@@ -114,6 +154,9 @@ static AVFrame *new_proxy(vc_cap_framer *f)
 {
     if (f->nspare > 0)
         return f->spare[--f->nspare];
+    vc_cap_pool *pool = f->pool;
+    if (pool && pool->n > 0 && pool->w == f->pw && pool->h == f->ph)
+        return pool->f[--pool->n];
     AVFrame *p = av_frame_alloc();
     p->format = AV_PIX_FMT_YUV420P;
     p->width = f->pw;
@@ -334,10 +377,20 @@ void vc_cap_framer_free(vc_cap_framer *f)
 {
     if (!f)
         return;
+    /* to the pool, which then holds at most this framer's frames */
+    int owned = f->held + f->nspare;
     for (int64_t i = 0; i < f->count; i++)
-        av_frame_free(&f->proxy[i]);
+        if (f->proxy[i] && f->pool)
+            pool_put(f->pool, f->proxy[i]);
+        else
+            av_frame_free(&f->proxy[i]);
     for (int i = 0; i < f->nspare; i++)
-        av_frame_free(&f->spare[i]);
+        if (f->pool)
+            pool_put(f->pool, f->spare[i]);
+        else
+            av_frame_free(&f->spare[i]);
+    if (f->pool)
+        pool_trim(f->pool, owned);
     free(f->spare);
     free(f->proxy);
     free_plans(f->rs);
@@ -359,31 +412,4 @@ void vc_cap_clip_frames_free(vc_cap_clip_frames *c)
     }
     free(c->w);
     memset(c, 0, sizeof(*c));
-}
-
-char *vc_b64_encode(const uint8_t *d, size_t len, size_t *out_len)
-{
-    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = 4 * ((len + 2) / 3);
-    char *s = vc_xcalloc(n + 1, 1);
-    char *o = s;
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
-        *o++ = T[v >> 18];
-        *o++ = T[(v >> 12) & 63];
-        *o++ = T[(v >> 6) & 63];
-        *o++ = T[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < len ? (uint32_t)d[i + 1] << 8 : 0);
-        *o++ = T[v >> 18];
-        *o++ = T[(v >> 12) & 63];
-        *o++ = i + 1 < len ? T[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = 0;
-    if (out_len)
-        *out_len = n;
-    return s;
 }

@@ -51,8 +51,18 @@ typedef struct vc_cap_clip_frames {
 
 typedef struct vc_cap_framer vc_cap_framer;
 
-/* width, height: the clip's size (the frames' top-left width x height). */
-vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height);
+/* Proxy buffers passed from one clip's framer to the next on the same
+ * thread: a fresh ~1 MB buffer costs ~250 page faults, as much as half its
+ * resize. A pool keeps at most what its last framer held at its peak, so
+ * the peak memory is unchanged. One thread at a time. */
+typedef struct vc_cap_pool vc_cap_pool;
+vc_cap_pool *vc_cap_pool_new(void);
+void vc_cap_pool_free(vc_cap_pool *p);
+
+/* width, height: the clip's size (the frames' top-left width x height).
+ * pool: where proxies come from and go back to when the framer is freed
+ * (NULL: none). */
+vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height, vc_cap_pool *pool);
 /* Frames in clip order, index 0, 1, 2, ... Returns -1 on a scaler failure. */
 int vc_cap_framer_add(vc_cap_framer *f, const AVFrame *frame, int64_t index);
 /* The clip has n frames: windows and their encoded frames. -1 with err set
@@ -65,8 +75,5 @@ int vc_cap_framer_held(const vc_cap_framer *f);
 /* Sizes only, without pixels: what finish() would produce for n frames. */
 int vc_cap_plan(const vc_cap_frames_cfg *c, int width, int height, int64_t n, vc_cap_clip_frames *out);
 void vc_cap_clip_frames_free(vc_cap_clip_frames *c);
-
-/* base64 (standard alphabet, padded); returns a NUL-terminated string. */
-char *vc_b64_encode(const uint8_t *data, size_t len, size_t *out_len);
 
 #endif

@@ -152,7 +152,7 @@ static void emit_clip(vc_clip_pool *p, vc_clip_job *j, vc_clip_writer *w, int64_
     vc_stage_emit(p->c.sctx, it);
 }
 
-static void run_job(vc_clip_pool *p, vc_clip_job *j)
+static void run_job(vc_clip_pool *p, vc_clip_job *j, vc_cap_pool *cap_pool)
 {
     const vc_split_config *cfg = p->c.cfg;
     vc_clip_writer *w = NULL;
@@ -185,7 +185,7 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
                         .video_fps = p->c.sv->v.info.fps,
                         .jpeg_quality = cfg->caption.jpeg_quality,
                     };
-                    fr = vc_cap_framer_new(&fc, m->frame->width & ~1, m->frame->height & ~1);
+                    fr = vc_cap_framer_new(&fc, m->frame->width & ~1, m->frame->height & ~1, cap_pool);
                 }
                 vc_cap_framer_add(fr, m->frame, nframes);
             }
@@ -211,9 +211,11 @@ static void run_job(vc_clip_pool *p, vc_clip_job *j)
 static void *encoder_main(void *arg)
 {
     vc_clip_pool *p = arg;
+    vc_cap_pool *cap_pool = vc_cap_pool_new();   /* caption proxies, clip to clip */
     vc_clip_job *j;
     while ((j = vc_queue_pop(p->jobs)) != NULL)
-        run_job(p, j);
+        run_job(p, j, cap_pool);
+    vc_cap_pool_free(cap_pool);
     return NULL;
 }
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <turbojpeg.h>
 
+#include "caption/base64.h"
 #include "caption/client.h"
 #include "caption/config.h"
 #include "caption/framer.h"
@@ -140,7 +141,7 @@ static void run_framer_fmt(double fps, int n, int w, int h, int fmt)
 {
     vc_cap_frames_cfg c = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = fps,
                             .jpeg_quality = 95 };
-    vc_cap_framer *f = vc_cap_framer_new(&c, w, h);
+    vc_cap_framer *f = vc_cap_framer_new(&c, w, h, NULL);
     int max_held = 0;
     for (int i = 0; i < n; i++) {
         AVFrame *fr = gray_frame_fmt(w, h, i, fmt);
@@ -225,6 +226,39 @@ static const rs_case RS_CASES[] = {
     { 1, 1, 2, 2, 1, 0 },
     { 33, 200, 17, 9, 1, 0 },
 };
+
+/* RFC 4648's vectors, and the SIMD encoder against the portable loop on
+ * every length up to 300 (steps of 24 bytes plus every tail). */
+static void test_base64(void **state)
+{
+    (void)state;
+    static const char *const RFC[][2] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+                                          { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+    for (size_t i = 0; i < sizeof RFC / sizeof *RFC; i++) {
+        size_t n;
+        char *s = vc_b64_encode((const uint8_t *)RFC[i][0], strlen(RFC[i][0]), &n);
+        assert_string_equal(s, RFC[i][1]);
+        assert_int_equal(n, strlen(RFC[i][1]));
+        free(s);
+    }
+    uint8_t d[300];
+    unsigned seed = 5;
+    for (size_t i = 0; i < sizeof d; i++) {
+        seed = seed * 1103515245u + 12345u;
+        d[i] = (uint8_t)(seed >> 16);
+    }
+    d[7] = 0xFF;   /* the 63 and 62 indices */
+    d[8] = 0xFB;
+    for (size_t len = 0; len <= sizeof d; len++) {
+        size_t na, nb;
+        char *a = vc_b64_encode(d, len, &na), *b = vc_b64_encode_c(d, len, &nb);
+        assert_int_equal(na, nb);
+        if (strcmp(a, b) != 0)
+            fail_msg("%zu bytes: SIMD and C base64 differ", len);
+        free(a);
+        free(b);
+    }
+}
 
 /* Our strip-fed JPEG writer gives TurboJPEG's bytes (same libjpeg, same
  * settings), for sizes that are and are not whole 16x16 MCUs, padded
@@ -519,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_resize_pil),
         cmocka_unit_test(test_jpeg),
+        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_request_body),
         cmocka_unit_test(test_replies),
         cmocka_unit_test(test_answers),
