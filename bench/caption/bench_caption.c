@@ -16,7 +16,8 @@
  * MODE stages: one thread, no server: CPU ms per frame of the proxy resize
  *      (vc_cap_framer_add), of libswscale's bicubic to the same size (what
  *      the framer used before), and of JPEG + base64 per sampled frame
- *      (vc_cap_framer_finish), frames cycled so sources come from memory. */
+ *      (vc_cap_framer_finish), frames cycled so sources come from memory.
+ * Environment: QUALITY, the JPEG quality (default 90, split's default). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +59,7 @@ static AVFrame **frames;
 static int nframes, W, H;
 static double FPS, SECONDS;
 static const char *MODE;
+static int QUALITY = 90;
 static vc_caption_config cc;
 static vc_cap_client *client;
 static atomic_long sent, done, inflight;
@@ -95,7 +97,7 @@ static void send_window(const vc_cap_window_frames *w)
 static void prepare(vc_cap_clip_frames *out, bool all, unsigned *seed, vc_cap_pool *pool)
 {
     vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
-                             .jpeg_quality = 90 };
+                             .jpeg_quality = QUALITY };
     vc_cap_framer *f = vc_cap_framer_new(&fc, W, H, pool);
     int off = (int)(rand_r(seed) % (unsigned)nframes);
     vc_cap_clip_frames plan;
@@ -139,7 +141,7 @@ static void *prep_main(void *arg)
 static void stages(void)
 {
     vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
-                             .jpeg_quality = 90 };
+                             .jpeg_quality = QUALITY };
     double t_add = 0, t_fin = 0, t_sws = 0;
     long n_add = 0, n_fin = 0, n_sws = 0;
     int pw = 0, ph = 0;
@@ -178,8 +180,8 @@ static void stages(void)
         sws_scale(sws, (const uint8_t *const *)frames[i % nframes]->data, frames[i % nframes]->linesize, 0, H, d->data,
                   d->linesize);
     t_sws = thread_cpu() - t0;
-    printf("stages %dx%d -> %dx%d: proxy resize %.3f ms/frame (libswscale bicubic %.3f); JPEG q90 + base64 %.3f "
-           "ms/sampled frame\n", W, H, pw, ph, t_add / (double)n_add * 1e3, t_sws / (double)n_sws * 1e3,
+    printf("stages %dx%d -> %dx%d: proxy resize %.3f ms/frame (libswscale bicubic %.3f); JPEG q%d + base64 %.3f "
+           "ms/sampled frame\n", W, H, pw, ph, QUALITY, t_add / (double)n_add * 1e3, t_sws / (double)n_sws * 1e3,
            t_fin / (double)n_fin * 1e3);
     av_frame_free(&d);
     sws_freeContext(sws);
@@ -196,6 +198,8 @@ int main(int argc, char **argv)
     H = atoi(argv[3]);
     FPS = atof(argv[4]);
     MODE = argv[5];
+    if (getenv("QUALITY"))
+        QUALITY = atoi(getenv("QUALITY"));
     SECONDS = atof(argv[6]);
     int conc = argc > 8 ? atoi(argv[8]) : 32;
     int threads = argc > 9 ? atoi(argv[9]) : 2;

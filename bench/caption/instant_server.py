@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """A chat-completions endpoint that answers at once (no validation): for
-measuring the client. Loopback, ephemeral port printed as "PORT <n>"."""
-import asyncio
+measuring the client. Loopback, ephemeral port printed as "PORT <n>".
+A thread per connection reads each body into one reused buffer and drops
+it, so the server takes as little as possible of the cores it shares with
+the client being measured."""
 import json
+import socket
+import threading
 
 REPLY = json.dumps({
     "id": "x", "object": "chat.completion", "model": "m",
@@ -10,29 +14,48 @@ REPLY = json.dumps({
                  "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 5001, "completion_tokens": 6, "total_tokens": 5007},
 }).encode()
-HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(REPLY))
+ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(REPLY)) + REPLY
 
 
-async def handle(reader, writer):
+def serve(conn):
+    buf = memoryview(bytearray(1 << 20))
+    pending = b""
     try:
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
+            while b"\r\n\r\n" not in pending:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                pending += chunk
+            head, _, rest = pending.partition(b"\r\n\r\n")
             n = 0
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     n = int(line.split(b":")[1])
-            await reader.readexactly(n)
-            writer.write(HEAD + REPLY)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+            left = n - len(rest)
+            pending = rest[n:] if left < 0 else b""
+            while left > 0:
+                got = conn.recv_into(buf, min(left, len(buf)))
+                if not got:
+                    return
+                left -= got
+            conn.sendall(ANSWER)
+    except OSError:
         pass
-    writer.close()
+    finally:
+        conn.close()
 
 
-async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 24, backlog=1024)
-    print("PORT", srv.sockets[0].getsockname()[1], flush=True)
-    async with srv:
-        await srv.serve_forever()
+def main():
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1024)
+    print("PORT", srv.getsockname()[1], flush=True)
+    while True:
+        conn, _ = srv.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
-asyncio.run(main())
+
+main()
