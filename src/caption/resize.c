@@ -34,6 +34,9 @@ struct vc_resize {
     int16_t *hc16;     /* the same in the AVX-512 kernel's order */
     uint8_t *hidx16;   /* its byte indices, 64 per 16 outputs */
     int *hbase16;      /* where each block of 16 outputs starts reading */
+    uint8_t *hq16;     /* VNNI: per block and 4-tap group, high then low coefficient bytes */
+    uint8_t *hidxq;    /* VNNI: byte indices of each output's first four taps */
+    uint32_t *vq;      /* VNNI: per output row and 4-tap group, high then low bytes (NULL: not usable) */
     int simd;          /* highest path allowed: VC_RESIZE_C, _AVX2, _AVX512 */
 };
 
@@ -390,6 +393,178 @@ static void plan_avx512(vc_resize *r)
     }
 }
 
+#define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx512vnni")))
+
+/* With VNNI, four taps per instruction: vpdpbusd sums four u8 x s8
+ * products into each int32. A Q14 coefficient c is split exactly into
+ * 128 * hi + lo (hi = c >> 7 in s8, lo = c & 127), so
+ * sum(c * p) = 128 * sum(hi * p) + sum(lo * p): the same integers as the
+ * C path, with half the multiplies and shuffles of the vpmaddwd passes.
+ * Usable when every coefficient is within +-2^14. */
+static int split_coef(int16_t c, int8_t *hi, uint8_t *lo)
+{
+    if (c < -16384 || c > 16383)
+        return -1;
+    *hi = (int8_t)(c >> 7);
+    *lo = (uint8_t)(c & 127);
+    return 0;
+}
+
+#define VNNI_JOIN(h, l) _mm512_srai_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 7), l), QBITS)
+
+/* Vertical, 64 pixels per step: four rows interleaved bytewise into
+ * (a, b, c, d) dwords per 128-bit lane, so packing restores pixel order.
+ * Named accumulators: arrays of them are kept on the stack at -O2. */
+TVNNI __attribute__((always_inline)) static inline void vpass_vnni_k(const vc_resize *r, const uint8_t *const *rows,
+                                                                    const int16_t *c, const uint32_t *q, uint8_t *out,
+                                                                    int kp, const uint8_t *pf, ptrdiff_t pfs)
+{
+    int x = 0;
+    const __m512i half = _mm512_set1_epi32(QONE / 2);
+    for (; x + 64 <= r->sw; x += 64) {
+        if (pf) {
+            _mm_prefetch((const char *)(pf + x), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + pfs + x), _MM_HINT_T0);
+        }
+        __m512i h0 = _mm512_setzero_si512(), h1 = h0, h2 = h0, h3 = h0, l0 = half, l1 = half, l2 = half, l3 = half;
+        for (int k = 0; k < kp; k += 4) {
+            __m512i ra = _mm512_loadu_si512((const void *)(rows[k] + x));
+            __m512i rb = _mm512_loadu_si512((const void *)(rows[k + 1] + x));
+            __m512i rc = _mm512_loadu_si512((const void *)(rows[k + 2] + x));
+            __m512i rd = _mm512_loadu_si512((const void *)(rows[k + 3] + x));
+            __m512i ab0 = _mm512_unpacklo_epi8(ra, rb), ab1 = _mm512_unpackhi_epi8(ra, rb);
+            __m512i cd0 = _mm512_unpacklo_epi8(rc, rd), cd1 = _mm512_unpackhi_epi8(rc, rd);
+            __m512i v0 = _mm512_unpacklo_epi16(ab0, cd0), v1 = _mm512_unpackhi_epi16(ab0, cd0);
+            __m512i v2 = _mm512_unpacklo_epi16(ab1, cd1), v3 = _mm512_unpackhi_epi16(ab1, cd1);
+            __m512i ch = _mm512_set1_epi32((int32_t)q[k / 2]), cl = _mm512_set1_epi32((int32_t)q[k / 2 + 1]);
+            h0 = _mm512_dpbusd_epi32(h0, v0, ch);
+            h1 = _mm512_dpbusd_epi32(h1, v1, ch);
+            h2 = _mm512_dpbusd_epi32(h2, v2, ch);
+            h3 = _mm512_dpbusd_epi32(h3, v3, ch);
+            l0 = _mm512_dpbusd_epi32(l0, v0, cl);
+            l1 = _mm512_dpbusd_epi32(l1, v1, cl);
+            l2 = _mm512_dpbusd_epi32(l2, v2, cl);
+            l3 = _mm512_dpbusd_epi32(l3, v3, cl);
+        }
+        __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(VNNI_JOIN(h0, l0), VNNI_JOIN(h1, l1)),
+                                        _mm512_packs_epi32(VNNI_JOIN(h2, l2), VNNI_JOIN(h3, l3)));
+        _mm512_storeu_si512((void *)(out + x), b);
+    }
+    vpass_c(r, rows, c, x, out);
+}
+
+TVNNI static void vpass_vnni(const vc_resize *r, const uint8_t *const *rows, const int16_t *c, const uint32_t *q,
+                             uint8_t *out, const uint8_t *pf, ptrdiff_t pfs)
+{
+    if (r->v.kp == 8)
+        vpass_vnni_k(r, rows, c, q, out, 8, pf, pfs);
+    else
+        vpass_vnni_k(r, rows, c, q, out, r->v.kp, pf, pfs);
+}
+
+/* Horizontal, 16 outputs per step as hpass_avx512, but each vpermb
+ * gathers four taps per output. */
+TVNNI __attribute__((always_inline)) static inline void hpass_vnni_k(const vc_resize *r, const uint8_t *in,
+                                                                    uint8_t *out, int kp)
+{
+    const __m512i bias = _mm512_set1_epi32(r->hbias), zero = _mm512_setzero_si512(), four = _mm512_set1_epi8(4);
+    const uint8_t *cq = r->hq16;
+    for (int x = 0, b = 0; x < r->dw; x += 16, b++) {
+        int base = r->hbase16[b], avail = r->sw - base;
+        __m512i src = avail >= 64 ? _mm512_loadu_si512((const void *)(in + base))
+                                  : _mm512_maskz_loadu_epi8((__mmask64)((1ull << avail) - 1), in + base);
+        __m512i idx = _mm512_loadu_si512((const void *)(r->hidxq + 64 * (size_t)b)), h = zero, l = bias;
+        for (int k = 0; k < kp; k += 4) {
+            __m512i v = _mm512_permutexvar_epi8(idx, src);
+            h = _mm512_dpbusd_epi32(h, v, _mm512_loadu_si512((const void *)cq));
+            l = _mm512_dpbusd_epi32(l, v, _mm512_loadu_si512((const void *)(cq + 64)));
+            idx = _mm512_add_epi8(idx, four);
+            cq += 128;
+        }
+        __m128i o = _mm512_cvtusepi32_epi8(_mm512_max_epi32(VNNI_JOIN(h, l), zero));
+        if (r->dw - x >= 16)
+            _mm_storeu_si128((__m128i *)(out + x), o);
+        else
+            _mm_mask_storeu_epi8(out + x, (__mmask16)((1u << (r->dw - x)) - 1), o);
+    }
+}
+
+TVNNI static void hpass_vnni(const vc_resize *r, const uint8_t *in, uint8_t *out)
+{
+    if (r->h.kp == 8)
+        hpass_vnni_k(r, in, out, 8);
+    else
+        hpass_vnni_k(r, in, out, r->h.kp);
+}
+
+/* Four coefficients of one output (4-tap group g) as high and low bytes;
+ * -1 when one does not split. */
+static int split4(const int16_t *c, uint32_t *hw, uint32_t *lw)
+{
+    *hw = *lw = 0;
+    for (int t = 0; t < 4; t++) {
+        int8_t hi;
+        uint8_t lo;
+        if (split_coef(c[t], &hi, &lo) < 0)
+            return -1;
+        *hw |= (uint32_t)(uint8_t)hi << (8 * t);
+        *lw |= (uint32_t)lo << (8 * t);
+    }
+    return 0;
+}
+
+/* Split coefficients for the VNNI passes, where they fit (after
+ * plan_avx512, whose blocks of 16 outputs the horizontal pass shares). */
+static void plan_vnni(vc_resize *r)
+{
+    int kp = r->v.kp;
+    if (kp % 4 == 0) {
+        r->vq = vc_xcalloc((size_t)r->dh * (size_t)(kp / 2), sizeof(uint32_t));
+        for (int y = 0; y < r->dh && r->vq; y++)
+            for (int g = 0; g < kp / 4; g++) {
+                uint32_t *at = r->vq + (size_t)y * (size_t)(kp / 2) + 2 * (size_t)g;
+                if (split4(r->v.c + (size_t)y * (size_t)kp + 4 * (size_t)g, &at[0], &at[1]) < 0) {
+                    free(r->vq);
+                    r->vq = NULL;
+                    break;
+                }
+            }
+    }
+    kp = r->h.kp;
+    if (!r->hbase16 || kp % 4)
+        return;
+    int nb = (r->dw + 15) / 16;
+    uint32_t *q = vc_xcalloc((size_t)nb * (size_t)(kp / 4) * 32, sizeof(uint32_t));
+    for (int b = 0; b < nb; b++)
+        for (int g = 0; g < kp / 4; g++)
+            for (int j = 0; j < 16; j++) {
+                int x = 16 * b + j;
+                uint32_t *at = q + ((size_t)b * (size_t)(kp / 4) + (size_t)g) * 32 + (size_t)j;
+                if (x < r->dw && split4(r->h.c + (size_t)x * (size_t)kp + 4 * (size_t)g, &at[0], &at[16]) < 0) {
+                    free(q);
+                    return;
+                }
+            }
+    r->hq16 = (uint8_t *)q;
+    r->hidxq = vc_xcalloc((size_t)nb * 64, 1);
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < 16; j++)
+            for (int t = 0; t < 4; t++) {
+                int x = 16 * b + j;
+                r->hidxq[64 * b + 4 * j + t] = (uint8_t)((x < r->dw ? r->h.off[x] - r->hbase16[b] : 0) + t);
+            }
+}
+
+static int have_vnni(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vnni");
+    }
+    return v;
+}
+
 static int have_avx512(void)
 {
     static int v = -1;
@@ -422,7 +597,12 @@ vc_resize *vc_resize_new(int sw, int sh, int dw, int dh, double gain, double off
     r->dw = dw;
     r->dh = dh;
     r->hbias = (int32_t)lround(offset * QONE) + QONE / 2;
-    if (make_axis(&r->h, sw, dw, gain, 8) < 0 || make_axis(&r->v, sh, dh, 1.0, 2) < 0) {
+    int vpad = 2;   /* taps a pair at a time; four with VNNI */
+#ifdef VC_RESIZE_X86
+    if (have_avx512() && have_vnni())
+        vpad = 4;
+#endif
+    if (make_axis(&r->h, sw, dw, gain, 8) < 0 || make_axis(&r->v, sh, dh, 1.0, vpad) < 0) {
         vc_resize_free(r);
         return NULL;
     }
@@ -448,7 +628,9 @@ vc_resize *vc_resize_new(int sw, int sh, int dw, int dh, double gain, double off
     }
     if (have_avx512())
         plan_avx512(r);
-    r->simd = VC_RESIZE_AVX512;
+    if (have_avx512() && have_vnni())
+        plan_vnni(r);
+    r->simd = VC_RESIZE_VNNI;
 #endif
     return r;
 }
@@ -464,6 +646,8 @@ static int vlevel(const vc_resize *r)
 {
     if (r->v.kp % 2)
         return VC_RESIZE_C;
+    if (r->simd >= VC_RESIZE_VNNI && r->vq)
+        return VC_RESIZE_VNNI;
     if (r->simd >= VC_RESIZE_AVX512 && have_avx512())
         return VC_RESIZE_AVX512;
     return r->simd >= VC_RESIZE_AVX2 && have_avx2() ? VC_RESIZE_AVX2 : VC_RESIZE_C;
@@ -471,6 +655,8 @@ static int vlevel(const vc_resize *r)
 
 static int hlevel(const vc_resize *r)
 {
+    if (r->simd >= VC_RESIZE_VNNI && r->hq16)
+        return VC_RESIZE_VNNI;
     if (r->simd >= VC_RESIZE_AVX512 && r->hc16)
         return VC_RESIZE_AVX512;
     return r->simd >= VC_RESIZE_AVX2 && r->hc8 ? VC_RESIZE_AVX2 : VC_RESIZE_C;
@@ -502,6 +688,9 @@ void vc_resize_free(vc_resize *r)
     free(r->hc16);
     free(r->hidx16);
     free(r->hbase16);
+    free(r->hq16);
+    free(r->hidxq);
+    free(r->vq);
     free(r);
 }
 
@@ -529,7 +718,9 @@ void vc_resize_run(vc_resize *r, const uint8_t *src, ptrdiff_t sstride, uint8_t 
                     if (first + 1 < r->sh)
                         pf = src + (ptrdiff_t)first * sstride;
                 }
-                if (vl == VC_RESIZE_AVX512)
+                if (vl == VC_RESIZE_VNNI)
+                    vpass_vnni(r, rp, c, r->vq + (size_t)y * (size_t)(r->v.kp / 2), r->row, pf, sstride);
+                else if (vl == VC_RESIZE_AVX512)
                     vpass_avx512(r, rp, c, r->row, pf, sstride);
                 else
                     vpass_avx2(r, rp, c, r->row, pf, sstride);
@@ -541,7 +732,9 @@ void vc_resize_run(vc_resize *r, const uint8_t *src, ptrdiff_t sstride, uint8_t 
         }
         uint8_t *out = dst + (ptrdiff_t)y * dstride;
 #ifdef VC_RESIZE_X86
-        if (hl == VC_RESIZE_AVX512)
+        if (hl == VC_RESIZE_VNNI)
+            hpass_vnni(r, row, out);
+        else if (hl == VC_RESIZE_AVX512)
             hpass_avx512(r, row, out);
         else if (hl == VC_RESIZE_AVX2)
             hpass_avx2(r, row, out);

@@ -12,8 +12,9 @@
  * 1080p -> 1008x560 frame here (its AVX2 horizontal filter is bound by
  * gather instructions), which is most of the captioning frame preparation
  * (docs/design.md, "Captioning"). On x86-64 the two passes use AVX-512
- * (BW + VBMI) or AVX2 when the CPU has them (checked at run time); the
- * portable C path computes the same integers. */
+ * (BW + VBMI, with VNNI four taps per instruction) or AVX2 when the CPU has
+ * them (checked at run time); the portable C path computes the same
+ * integers. */
 #ifndef VC_CAPTION_RESIZE_H
 #define VC_CAPTION_RESIZE_H
 
@@ -28,8 +29,8 @@ vc_resize *vc_resize_new(int sw, int sh, int dw, int dh, double gain, double off
 void vc_resize_free(vc_resize *r);
 void vc_resize_run(vc_resize *r, const uint8_t *src, ptrdiff_t sstride, uint8_t *dst, ptrdiff_t dstride);
 /* Code paths, each computing the same integers. */
-enum { VC_RESIZE_C, VC_RESIZE_AVX2, VC_RESIZE_AVX512 };
-/* The highest path run() may take (default VC_RESIZE_AVX512; tests compare
+enum { VC_RESIZE_C, VC_RESIZE_AVX2, VC_RESIZE_AVX512, VC_RESIZE_VNNI };
+/* The highest path run() may take (default VC_RESIZE_VNNI; tests compare
  * each with the C path). */
 void vc_resize_set_simd(vc_resize *r, int level);
 /* The highest path run() takes on this machine. */
