@@ -17,6 +17,9 @@
  *      (vc_cap_framer_add), of libswscale's bicubic to the same size (what
  *      the framer used before), and of JPEG + base64 per sampled frame
  *      (vc_cap_framer_finish), frames cycled so sources come from memory.
+ * MODE dump: no server; the JPEGs split would send for the first window of
+ *      a clip of these frames, written to URL (a folder) as FRAME.jpg
+ *      (jpeg_fidelity.sh compares them with Cosmos's pixels).
  * Environment: QUALITY, the JPEG quality (default 90, split's default). */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -188,10 +191,49 @@ static void stages(void)
     vc_cap_pool_free(pool);
 }
 
+/* The first window's JPEGs, as split sends them, into dir/FRAME.jpg. */
+static void dump(const char *dir)
+{
+    vc_cap_frames_cfg fc = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = FPS,
+                             .jpeg_quality = QUALITY };
+    vc_cap_framer *f = vc_cap_framer_new(&fc, W, H, NULL);
+    for (int i = 0; i < nframes; i++)
+        vc_cap_framer_add(f, frames[i], i);
+    vc_cap_clip_frames c;
+    char err[128];
+    if (vc_cap_framer_finish(f, nframes, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "dump: %s\n", err);
+        exit(1);
+    }
+    for (int k = 0; k < c.w[0].nframes; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%lld.jpg", dir, (long long)c.w[0].indices[k]);
+        FILE *o = fopen(path, "wb");
+        /* undo the base64: 4 characters -> 3 bytes */
+        const char *s = c.w[0].b64[k];
+        for (size_t i = 0; i + 3 < c.w[0].b64_len[k]; i += 4) {
+            uint32_t v = 0;
+            int pad = 0;
+            for (int j = 0; j < 4; j++) {
+                const char *T = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                char ch = s[i + (size_t)j];
+                pad += ch == '=';
+                v = v << 6 | (ch == '=' ? 0 : (uint32_t)(strchr(T, ch) - T));
+            }
+            uint8_t b[3] = { (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+            fwrite(b, 1, (size_t)(3 - pad), o);
+        }
+        fclose(o);
+    }
+    printf("dump: %d frames of %dx%d at quality %d\n", c.w[0].nframes, c.w[0].width, c.w[0].height, QUALITY);
+    vc_cap_clip_frames_free(&c);
+    vc_cap_framer_free(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 8) {
-        fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled|stages SECONDS URL [CONC] [THREADS]\n");
+        fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled|stages|dump SECONDS URL|DIR [CONC] [THREADS]\n");
         return 2;
     }
     W = atoi(argv[2]);
@@ -226,8 +268,11 @@ int main(int argc, char **argv)
     }
     fclose(in);
     free(buf);
-    if (!strcmp(MODE, "stages")) {
-        stages();
+    if (!strcmp(MODE, "dump") || !strcmp(MODE, "stages")) {
+        if (!strcmp(MODE, "dump"))
+            dump(argv[7]);
+        else
+            stages();
         for (int i = 0; i < nframes; i++)
             av_frame_free(&frames[i]);
         free(frames);
