@@ -29,20 +29,24 @@ enum {
 
 struct vc_tnet_cuda {
     int dev, sms, maxw, fc_tf32, cfg_spatial, cfg_temporal, cfg_conv0;
+    int wgmma;                        /* the kernels were built for sm_90a and this is such a GPU */
+    int sub;                          /* windows of a batch's first part (VC_TNET_CUDA_SUB, SUB by default) */
     int prec;                         /* VC_TNET_CUDA_EXACT (bf16x3) or _BF16 (hi planes only) */
     int prof, nprof;                  /* VC_TNET_CUDA_PROFILE: per-stage times to stderr */
     cudaEvent_t pev[24];
     const char *pname[24];
     size_t plS, plX1, plP[3];         /* hi -> lo plane offsets of the activation buffers (see pl()) */
     const char *dump_dir;
-    cudaStream_t st;
-    cudaEvent_t ev[2];                /* around the network, for vc_tnet_cuda_net_ms */
+    cudaStream_t st, up;              /* the network; frame uploads */
+    cudaEvent_t uploaded;             /* the latest upload on up */
+    cudaEvent_t ev[4];                /* around the network on each part of a batch, for vc_tnet_cuda_net_ms */
     float net_ms;
     cublasHandle_t blas;
     /* weights */
     float *w0;                        /* first spatial conv, fp32 [27][128], /255 folded in */
     uint2 *w0f;                       /* the same as bf16 hi, lo planes in mma B-fragment order [2][2][16][32] */
     bf16 *ws[3][2], *wt[3][2];         /* packed [N][taps][cin], hi plane then lo plane */
+    bf16 *wsg[3][2];                  /* ws's hi plane as the wgmma kernel's B stages */
     float *beta[3][2];
     float *proj_w, *proj_b, *sfc_w, *sfc_b, *hfc_w, *hfc_b, *fc1_w, *fc1_b, *cls_w, cls_b[2];
     /* activations, sized for maxw windows */
@@ -100,6 +104,30 @@ static int upload_split(bf16 **dst, const float *w, size_t n, char *err, size_t 
 
 static const int CIN[3][2] = {{3, 64}, {64, 128}, {128, 256}};
 
+/* A spatial conv's packed weights ([N][9][cin]) as wg_spatial's B stages:
+ * per (N tile, chunk, tap) the stage's shared-memory image, hi plane only. */
+static int upload_wg(bf16 **dst, const float *pk, int N, int cin, char *err, size_t errlen)
+{
+    using namespace tnet;
+    const int K = 9 * cin, nst = N / WG_BN * (cin / WG_BK) * 9;
+    uint16_t *h = (uint16_t *)calloc((size_t)nst * WG_BSTAGE, sizeof(uint16_t)); /* pad rows stay 0 */
+    if (!h) {
+        vc_cuda_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int nt = 0, st = 0; nt < N / WG_BN; nt++)
+        for (int ch = 0; ch < cin / WG_BK; ch++)
+            for (int tap = 0; tap < 9; tap++, st++)
+                for (int g = 0; g < 8; g++)
+                    for (int n = 0; n < WG_BN; n++)
+                        for (int e = 0; e < 8; e++)
+                            bf16_round(pk[(size_t)(nt * WG_BN + n) * K + tap * cin + ch * WG_BK + g * 8 + e],
+                                       &h[(size_t)st * WG_BSTAGE + (g * WG_LDB + n) * 8 + e]);
+    int r = upload(dst, (bf16 *)h, (size_t)nst * WG_BSTAGE, err, errlen);
+    free(h);
+    return r;
+}
+
 /* Uploads one DDCNN: spatial as [n = branch*2F + o][tap][c], temporal as
  * [n = branch*F + f][tap][c < 2F], both row-major [N][K] GEMM operands. */
 static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, float *pk, char *err, size_t errlen)
@@ -142,7 +170,8 @@ static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, flo
                     w0f[(q * 16 + nt) * 32 + lane] = make_uint2(reg[0], reg[1]);
                 }
         if (upload(&c->w0f, w0f, 2 * 2 * 16 * 32, err, errlen)) return -1;
-    } else if (upload_split(&c->ws[i][j], pk, (size_t)8 * F * K, err, errlen)) {
+    } else if (upload_split(&c->ws[i][j], pk, (size_t)8 * F * K, err, errlen) ||
+               upload_wg(&c->wsg[i][j], pk, 8 * F, cin, err, errlen)) {
         return -1;
     }
     for (int b = 0; b < 4; b++)
@@ -243,6 +272,19 @@ static cudaError_t spatial_slab(vc_tnet_cuda *c, int i, int j, const bf16 *in, s
     return launch_slab<BM, BN, BK, WM, WN, ST, PL, SLAB>(op, 8 * F, c);
 }
 
+/* Spatial conv on wgmma (bf16 mode, sm_90a): tiles of WG_BM extended-grid rows (tnet_kernels.cuh). */
+static cudaError_t spatial_wg(vc_tnet_cuda *c, int i, int j, const bf16 *in, int nf, int h, int w, int hc)
+{
+    const int F = 16 << i, cin = CIN[i][j];
+    if (cin % tnet::WG_BK || (8 * F) % tnet::WG_BN || tnet::WG_BM + 2 * (w + 2) > tnet::WG_SLAB)
+        return cudaErrorInvalidConfiguration;
+    const int ntiles = (nf * (h + 1) * (w + 1) + tnet::WG_BM - 1) / tnet::WG_BM;
+    const tnet::WgSpatialOp op{in, c->wsg[i][j], c->S, cin, 8 * F, h, w, hc, nf, ntiles};
+    static int per_sm[64];
+    return launch_persistent(tnet::wg_spatial, op, tnet::WG_THREADS, tnet::WG_SMEM, per_sm, ntiles, 8 * F / tnet::WG_BN,
+                             c);
+}
+
 static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
                            int hc)
 {
@@ -254,15 +296,19 @@ static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t
         if (c->prec == VC_TNET_CUDA_BF16) return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
         return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
     }
-    /* 192 rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64. bf16: K step 64, 3 stages, the fastest of
-     * the variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md: 105.6k frames/s against 91.7k for K step
-     * 32 with 4 stages, 94.8k / 89.5k for 384x128 / 384x64); exact: K step 32 (two planes fill the shared memory) */
+    /* bf16: wgmma where built for sm_90a (tnet_kernels.cuh), else (and as variant 4) the mma.sync slab of 192
+     * rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64, K step 64, 3 stages, the fastest of the mma.sync
+     * variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md: 105.6k frames/s against 91.7k for K step 32 with
+     * 4 stages, 94.8k / 89.5k for 384x128 / 384x64); exact: K step 32 (two planes fill the shared memory) */
     if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
         case 1: return spatial_slab<192, 128, 32, 48, 64, 4, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         /* 384 rows: half the weight traffic per output */
         case 2: return spatial_slab<384, 128, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
         case 3: return spatial_slab<384, 64, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
-        default: return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        default:
+            if (c->wgmma && c->cfg_spatial != 4) return spatial_wg(c, i, j, in, nf, h, w, hc);
+            /* 4, or no sm_90a: the mma.sync slab kernel */
+            return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         }
     switch (c->cfg_spatial) {
     case 1: return spatial_slab<384, 64, 32, 48, 64, 2, 2, 644>(c, i, j, in, in_plane, nf, h, w, hc);
@@ -277,10 +323,9 @@ static cudaError_t temporal_slab(vc_tnet_cuda *c, int i, int j, bf16 *out, size_
     constexpr int BM = TT * PP, SLAB = (TT + 2 * 8) * PP; /* the largest dilation is 8 */
     const int npix = POOL ? (h / 2) * (w / 2) * 4 : h * w;
     if (T % TT || npix % PP || nf % TT) return cudaErrorInvalidConfiguration;
-    tnet::TemporalSlabOp<POOL> op{c->S,   c->wt[i][j], out,           pl(c, c->plS),
-                                  (size_t)4 * F * 6 * F, pl(c, out_plane), c->beta[i][j], c->x1,
-                                  pl(c, c->plX1), 2 * F, h,           w,
-                                  TT,     PP,          npix / PP,     (nf / TT) * (npix / PP)};
+    tnet::TemporalSlabOp<POOL, TT, PP> op{c->S,          c->wt[i][j], out,       pl(c, c->plS), (size_t)4 * F * 6 * F,
+                                          pl(c, out_plane), c->beta[i][j], c->x1, pl(c, c->plX1), 2 * F,
+                                          h,              w,           npix / PP, (nf / TT) * (npix / PP)};
     return launch_slab<BM, F, 32, 32, F, ST, PL, SLAB>(op, 4 * F, c);
 }
 
@@ -384,8 +429,8 @@ static int dump(vc_tnet_cuda *c, const char *name, const void *p, bool bf, size_
         CK(cudaEventRecord(c->pev[c->nprof++], c->st));                    \
     }
 
-/* The whole network on nw windows already in c->frames. */
-static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
+/* The whole network on nw windows of frames fr (on the device). */
+static int run_net(vc_tnet_cuda *c, const uint8_t *fr, int nw, char *err, size_t errlen)
 {
     const int nf = nw * T;
     static const int HS[3] = {27, 13, 6}, WS[3] = {48, 24, 12};
@@ -396,9 +441,9 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
     MARK("start");
     if (c->prec == VC_TNET_CUDA_BF16 && c->cfg_conv0 != 1) { /* VC_TNET_CUDA_CONV0=1: the fp32 conv0 */
         const int tiles = (nf * 1296 + 15) / 16, blocks = (tiles + 4 * tnet::C0_WARPS - 1) / (4 * tnet::C0_WARPS);
-        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(c->frames, c->w0f, c->S, nf * 1296); /* 4 tiles a warp */
+        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(fr, c->w0f, c->S, nf * 1296); /* 4 tiles a warp */
     } else {
-        tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(c->frames, c->w0, c->S, pl(c, c->plS), nf * 1296);
+        tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(fr, c->w0, c->S, pl(c, c->plS), nf * 1296);
     }
     CK(cudaGetLastError());
     for (int i = 0; i < 3; i++) {
@@ -430,7 +475,7 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
     if (sim_band(c, c->proj, 128, nw, err, errlen)) return -1;
     if (gemm_rm(c, c->band, 101, c->sfc_w, c->feat + 128, FEAT, nf, 128, 101, false, err, errlen)) return -1;
     /* ColorHistograms */
-    tnet::color_hist<<<nf, 256, 0, c->st>>>(c->frames, c->hist);
+    tnet::color_hist<<<nf, 256, 0, c->st>>>(fr, c->hist);
     CK(cudaGetLastError());
     if (sim_band(c, c->hist, 512, nw, err, errlen)) return -1;
     if (gemm_rm(c, c->band, 101, c->hfc_w, c->feat, FEAT, nf, 128, 101, false, err, errlen)) return -1;
@@ -451,6 +496,13 @@ static int run_net(vc_tnet_cuda *c, int nw, char *err, size_t errlen)
 }
 
 /* ---- API ----------------------------------------------------------------- */
+
+/* A batch of up to maxw windows runs in two parts, its first SUB windows and
+ * the rest: the upload of the rest (stream up) overlaps the network on the
+ * first part (stream st), so only SUB windows' upload is waited for. The
+ * network on 32 windows is about as fast as on 128 (RESULTS-gpu.md). */
+enum { SUB = 32 };
+
 
 extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, int max_windows, char *err,
                                           size_t errlen)
@@ -479,6 +531,8 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
     c->cfg_temporal = getenv("VC_TNET_CUDA_TEMPORAL") ? atoi(getenv("VC_TNET_CUDA_TEMPORAL")) : 0;
     c->cfg_conv0 = getenv("VC_TNET_CUDA_CONV0") ? atoi(getenv("VC_TNET_CUDA_CONV0")) : 0;
     c->prof = getenv("VC_TNET_CUDA_PROFILE") != NULL;
+    c->sub = getenv("VC_TNET_CUDA_SUB") ? atoi(getenv("VC_TNET_CUDA_SUB")) : SUB;
+    if (c->sub < 1) c->sub = SUB;
     if (c->dump_dir && !*c->dump_dir) c->dump_dir = NULL;
     const size_t nf = (size_t)max_windows * T;
     c->plS = nf * FR_S;
@@ -491,7 +545,9 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
         if (cudaSetDevice(device) != cudaSuccess ||
             cudaDeviceGetAttribute(&c->sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
             cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking) ||
-            cudaEventCreate(&c->ev[0]) || cudaEventCreate(&c->ev[1]))
+            cudaStreamCreateWithFlags(&c->up, cudaStreamNonBlocking) ||
+            cudaEventCreateWithFlags(&c->uploaded, cudaEventDisableTiming) || cudaEventCreate(&c->ev[0]) ||
+            cudaEventCreate(&c->ev[1]) || cudaEventCreate(&c->ev[2]) || cudaEventCreate(&c->ev[3]))
             break;
         if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS) c->blas = NULL;
         if (!c->blas || cublasSetStream(c->blas, c->st) != CUBLAS_STATUS_SUCCESS) {
@@ -513,6 +569,12 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
             cudaMalloc((void **)&c->hfc, nf * 1024 * 4) || cudaMalloc((void **)&c->out, nf * 2 * 4) ||
             cudaMallocHost((void **)&c->hout, nf * 2 * 4))
             break;
+        int probe = 0;
+        tnet::wg_probe<<<1, 1, 0, c->st>>>((int *)c->out);
+        if (cudaGetLastError() || cudaMemcpyAsync(&probe, c->out, sizeof probe, cudaMemcpyDeviceToHost, c->st) ||
+            cudaStreamSynchronize(c->st))
+            break;
+        c->wgmma = probe;
         ok = 1;
     } while (0);
     if (!ok) {
@@ -525,6 +587,17 @@ extern "C" vc_tnet_cuda *vc_tnet_cuda_new(const vc_tnet_params *p, int device, i
     return c;
 }
 
+static int print_profile(vc_tnet_cuda *c, char *err, size_t errlen)
+{
+    float ms;
+    CU(cudaStreamSynchronize(c->st));
+    for (int i = 1; i < c->nprof; i++) {
+        CU(cudaEventElapsedTime(&ms, c->pev[i - 1], c->pev[i]));
+        fprintf(stderr, "%s%s %.3f ms%s", i == 1 ? "profile: " : "", c->pname[i], ms, i + 1 < c->nprof ? ", " : "\n");
+    }
+    return 0;
+}
+
 extern "C" int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int nwin, float *single, float *many,
                                     char *err, size_t errlen)
 {
@@ -532,26 +605,33 @@ extern "C" int vc_tnet_cuda_forward(vc_tnet_cuda *c, const uint8_t *frames, int 
     c->net_ms = 0;
     for (int w0 = 0; w0 < nwin; w0 += c->maxw) {
         const int nw = nwin - w0 < c->maxw ? nwin - w0 : c->maxw, nf = nw * T;
-        CU(cudaMemcpyAsync(c->frames, frames + (size_t)w0 * T * VC_TNET_FRAME_BYTES, (size_t)nf * VC_TNET_FRAME_BYTES,
-                           cudaMemcpyHostToDevice, c->st));
-        if (c->dump_dir) {
-            /* poison: anything a kernel forgets to write shows up as NaN */
-            CU(cudaMemsetAsync(c->S, 0xff, c->plS * 4, c->st));
-            CU(cudaMemsetAsync(c->x1, 0xff, c->plX1 * 4, c->st));
-            for (int i = 0; i < 3; i++) CU(cudaMemsetAsync(c->P[i], 0xff, c->plP[i] * 4, c->st));
+        int ns = 0;
+        for (int s0 = 0, sw; s0 < nw; s0 += sw, ns++) {
+            sw = s0 ? nw - s0 : nw < c->sub ? nw : c->sub;
+            const size_t off = (size_t)s0 * T * VC_TNET_FRAME_BYTES;
+            /* pageable source: the copy returns once staged, while st computes the first part */
+            CU(cudaMemcpyAsync(c->frames + off, frames + (size_t)w0 * T * VC_TNET_FRAME_BYTES + off,
+                               (size_t)sw * T * VC_TNET_FRAME_BYTES, cudaMemcpyHostToDevice, c->up));
+            CU(cudaEventRecord(c->uploaded, c->up));
+            CU(cudaStreamWaitEvent(c->st, c->uploaded, 0));
+            if (c->dump_dir) {
+                /* poison: anything a kernel forgets to write shows up as NaN */
+                CU(cudaMemsetAsync(c->S, 0xff, c->plS * 4, c->st));
+                CU(cudaMemsetAsync(c->x1, 0xff, c->plX1 * 4, c->st));
+                for (int i = 0; i < 3; i++) CU(cudaMemsetAsync(c->P[i], 0xff, c->plP[i] * 4, c->st));
+            }
+            CU(cudaEventRecord(c->ev[2 * ns], c->st));
+            if (run_net(c, c->frames + off, sw, err, errlen)) return -1;
+            CU(cudaEventRecord(c->ev[2 * ns + 1], c->st));
+            CU(cudaMemcpyAsync(c->hout + (size_t)s0 * T * 2, c->out, (size_t)sw * T * 2 * 4, cudaMemcpyDeviceToHost,
+                               c->st));
+            if (c->prof && print_profile(c, err, errlen)) return -1;
         }
-        CU(cudaEventRecord(c->ev[0], c->st));
-        if (run_net(c, nw, err, errlen)) return -1;
-        CU(cudaEventRecord(c->ev[1], c->st));
-        CU(cudaMemcpyAsync(c->hout, c->out, (size_t)nf * 2 * 4, cudaMemcpyDeviceToHost, c->st));
         CU(cudaStreamSynchronize(c->st));
-        float ms = 0;
-        CU(cudaEventElapsedTime(&ms, c->ev[0], c->ev[1]));
-        c->net_ms += ms;
-        for (int i = 1; i < c->nprof; i++) {
-            CU(cudaEventElapsedTime(&ms, c->pev[i - 1], c->pev[i]));
-            fprintf(stderr, "%s%s %.3f ms%s", i == 1 ? "profile: " : "", c->pname[i], ms,
-                    i + 1 < c->nprof ? ", " : "\n");
+        for (int i = 0; i < ns; i++) {
+            float ms = 0;
+            CU(cudaEventElapsedTime(&ms, c->ev[2 * i], c->ev[2 * i + 1]));
+            c->net_ms += ms;
         }
         for (int i = 0; i < nf; i++) {
             single[(size_t)w0 * T + i] = c->hout[2 * i];
@@ -585,13 +665,16 @@ extern "C" void vc_tnet_cuda_free(vc_tnet_cuda *c)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++) {
             cudaFree(c->ws[i][j]);
+            cudaFree(c->wsg[i][j]);
             cudaFree(c->wt[i][j]);
             cudaFree(c->beta[i][j]);
         }
     cudaFreeHost(c->hout);
     if (c->blas) cublasDestroy(c->blas);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (c->ev[i]) cudaEventDestroy(c->ev[i]);
+    if (c->uploaded) cudaEventDestroy(c->uploaded);
+    if (c->up) cudaStreamDestroy(c->up);
     for (int i = 0; i < 24; i++)
         if (c->pev[i]) cudaEventDestroy(c->pev[i]);
     if (c->st) cudaStreamDestroy(c->st);

@@ -12,8 +12,9 @@
  * lo plane is then neither written nor read.
  *
  * Layout: channels-last ([frame][y][x][c]). The convolutions are implicit
- * GEMMs (mma.sync m16n8k16): no im2col buffer, zero padding comes from
- * cp.async's zero fill. The head (frame similarity, histograms) is fp32. */
+ * GEMMs (mma.sync m16n8k16; wgmma for the bf16 mode's spatial convs on
+ * sm_90a): no im2col buffer, zero padding comes from cp.async's zero fill.
+ * The head (frame similarity, histograms) is fp32. */
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -543,13 +544,16 @@ struct SpatialSlabOp {
 };
 
 /* (3,1,1) temporal conv of branch `by` (dilation d = 2^by) as a slab GEMM.
- * A tile is tt frames (inside one 100-frame window) x pp pixels; its rows
- * are ml = frame * pp + pixel. The slab holds frames t0-d .. t0+tt+d-1 of
- * those pixels (zeros outside the window), so tap k reads slab row
- * ml + k*d*pp. POOL (DDCNN 1): pixels go in 2x2-quad order (pp % 4 == 0), so
- * each quad is 4 consecutive rows and the epilogue is TemporalOp's. */
-template <bool POOL>
+ * A tile is TT frames (inside one 100-frame window) x PP = 8 pixels; its
+ * rows are ml = frame * PP + pixel. The slab holds frames t0-d .. t0+TT+d-1
+ * of those pixels (zeros outside the window), so tap k reads slab row
+ * ml + k*d*PP. POOL (DDCNN 1): pixels go in 2x2-quad order, so each quad is
+ * 4 consecutive rows and the epilogue is TemporalOp's. TT and PP are
+ * constants and a tile's two quads are located once a tile: the kernel was
+ * bound by this index arithmetic, not by its loads (ncu, RESULTS-gpu.md). */
+template <bool POOL, int TT, int PP>
 struct TemporalSlabOp {
+    static_assert(PP == 8, "a tile's pixels: two 2x2 quads");
     static constexpr int TAPS = 3;
     const bf16 *in;        /* S: [pix][8F] */
     const bf16 *wt;        /* [4F][3][2F] */
@@ -559,45 +563,45 @@ struct TemporalSlabOp {
     const bf16 *shortcut;  /* POOL: x1 [pix][4F] */
     size_t sc_plane;
     int ck;                /* 2F */
-    int h, w, tt, pp, npg, ntiles; /* npg: pixel groups a frame */
+    int h, w, npg, ntiles; /* npg: pixel groups a frame */
     struct Tile {
-        int f0, t0, p0, d;
+        int f0, t0, p0, d, q0, q1; /* POOL: q0, q1: top-left pixel of the tile's two quads */
     };
     struct ORow {
         int pix, opix;
     };
-    /* q-th pixel of a frame (quad order if POOL) */
-    __host__ __device__ int qpix(int q) const
+    /* top-left pixel of the j-th 2x2 quad of a frame */
+    __host__ __device__ int quad(int j) const { return 2 * (j / (w / 2)) * w + 2 * (j % (w / 2)); }
+    /* pixel of the tile's i-th row in a frame (quad order if POOL) */
+    __host__ __device__ int pix(const Tile &t, int i) const
     {
-        if (!POOL) return q;
-        int pw = w / 2, j = q >> 2, s = q & 3, py = j / pw, px = j - py * pw;
-        return (2 * py + (s >> 1)) * w + 2 * px + (s & 1);
+        return POOL ? (i & 4 ? t.q1 : t.q0) + ((i >> 1) & 1) * w + (i & 1) : t.p0 + i;
     }
     __host__ __device__ Tile tile(int t, int by) const
     {
-        int fg = t / npg, pg = t - fg * npg;
-        return {fg * tt, (fg * tt) % T, pg * pp, 1 << by};
+        int fg = t / npg, pg = t - fg * npg, p0 = pg * PP;
+        return {fg * TT, fg * TT % T, p0, 1 << by, POOL ? quad(p0 / 4) : 0, POOL ? quad(p0 / 4 + 1) : 0};
     }
-    __host__ __device__ int slab_rows(const Tile &t) const { return (tt + 2 * t.d) * pp; }
+    __host__ __device__ int slab_rows(const Tile &t) const { return (TT + 2 * t.d) * PP; }
     __host__ __device__ const bf16 *slab_src(const Tile &t, int j, int by) const
     {
-        int ft = j / pp, q = t.p0 + j % pp, t2 = t.t0 - t.d + ft;
+        int ft = j / PP, t2 = t.t0 - t.d + ft;
         if (t2 < 0 || t2 >= T) return nullptr;
-        return in + ((size_t)(t.f0 - t.d + ft) * h * w + qpix(q)) * (4 * ck) + by * ck;
+        return in + ((size_t)(t.f0 - t.d + ft) * h * w + pix(t, j % PP)) * (4 * ck) + by * ck;
     }
     __host__ __device__ int a_row(const Tile &, int ml) const { return ml; }
-    __host__ __device__ int tap_off(const Tile &t, int tap, int) const { return tap * t.d * pp; }
+    __host__ __device__ int tap_off(const Tile &t, int tap, int) const { return tap * t.d * PP; }
     __host__ __device__ ORow out_row(const Tile &t, int ml) const
     {
-        int ft = ml / pp, q = t.p0 + ml % pp, f = t.f0 + ft;
-        if (!POOL) return {f * h * w + q, 0};
-        return {f * h * w + qpix(q), f * (h / 2) * (w / 2) + (q >> 2)};
+        int ft = ml / PP, i = ml % PP, f = t.f0 + ft;
+        return {f * h * w + pix(t, i), POOL ? f * (h / 2) * (w / 2) + (t.p0 + i) / 4 : 0};
     }
     __device__ void store(const ORow &r, int n, float v0, float v1) const
     {
         const int ldo = 2 * ck; /* 4F */
-        v0 = fmaxf(v0 + beta[n], 0.f);
-        v1 = fmaxf(v1 + beta[n + 1], 0.f);
+        const float2 b = __ldg(reinterpret_cast<const float2 *>(beta + n)); /* read-only: loaded once, not per store */
+        v0 = fmaxf(v0 + b.x, 0.f);
+        v1 = fmaxf(v1 + b.y, 0.f);
         if (!POOL) {
             store_split(out + (size_t)r.pix * ldo + n, out_plane, v0, v1);
             return;
@@ -613,6 +617,197 @@ struct TemporalSlabOp {
             store_split(out + (size_t)r.opix * ldo + n, out_plane, 0.25f * v0, 0.25f * v1);
     }
 };
+
+/* ---- spatial conv on wgmma (sm_90a, the bf16 mode) -------------------
+ * mma.sync feeds the tensor cores from registers: every warp copies its A
+ * and B fragments out of shared memory with ldmatrix, and the slab kernel
+ * above reached 240-280 TFLOP/s. wgmma (Hopper) reads both operands from
+ * shared memory itself, a 64-row warpgroup tile at a time, asynchronously.
+ * Its operands are described by address and strides (K-major, no swizzle:
+ * "core matrices" of 8 rows x 16 bytes, the 8 rows contiguous), so a tap's
+ * A operand must be 64 rows at one stride. The GEMM rows are therefore the
+ * positions of an "extended" grid: per frame h + 1 rows of P = w + 1
+ * pixels whose last row and column are zeros, so tap (dy, dx) of position
+ * m reads position m + dy*P + dx, across row and frame ends too (one zero
+ * row or column serves both neighbours). The outputs at the zero positions
+ * (and at rows >= hc) are computed and dropped: 10-26% more MMAs for one
+ * slab row offset per tap. The slab of a BM-row tile is its rows plus
+ * P + 1 either side, laid out [k group of 8 channels][row][8 channels].
+ * The five convs: 12.6 ms at 64 windows on an H200, against 18.0 ms for
+ * the mma.sync slab kernel (bench/nn/gpu/RESULTS-gpu.md). */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define TNET_WGMMA 1
+#endif
+constexpr int WG_BM = 256, WG_BN = 128, WG_BK = 64, WG_THREADS = 512; /* 4 warpgroups of 64 x 128 */
+/* Loads run WG_DIST iterations ahead; one iteration's wgmmas stay in flight, so a load may only reuse the B
+ * stage of iteration it - 2: WG_DIST + 2 stages (two in flight and 7 stages measured 2% slower). */
+constexpr int WG_DIST = 4, WG_ST = WG_DIST + 2;
+constexpr int WG_SLAB = 361;            /* >= BM + 2(P + 1) for w <= 48; odd: a row's 8 k groups hit distinct banks */
+constexpr int WG_LDB = WG_BN + 1;       /* B rows a k group, odd for the same reason */
+
+/* smem matrix descriptor: K-major, no swizzle; lbo: bytes between the two
+ * 8-channel halves of a k16 step, sbo: bytes between 8-row groups. */
+__device__ __forceinline__ uint64_t wg_desc(const void *p, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((smem_u32(p) & 0x3ffffu) >> 4) | (uint64_t)(lbo >> 4) << 16 | (uint64_t)(sbo >> 4) << 32;
+}
+#define TNET_ACC8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
+                     "+f"(d[i + 6]), "+f"(d[i + 7])
+/* d (64 x 128, fp32, the m16n8 fragment layout per warp and 8 columns) = A * B^T + (acc ? d : 0) */
+__device__ __forceinline__ void wgmma_64x128(float (&d)[64], uint64_t a, uint64_t b, int acc)
+{
+#ifdef TNET_WGMMA
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : TNET_ACC8(0), TNET_ACC8(8), TNET_ACC8(16), TNET_ACC8(24), TNET_ACC8(32), TNET_ACC8(40),
+                   TNET_ACC8(48), TNET_ACC8(56)
+                 : "l"(a), "l"(b), "r"(acc));
+#endif
+}
+/* The accumulators are written behind the compiler's back until wgmma.wait:
+ * this keeps their reads and writes on the right side of it. */
+__device__ __forceinline__ void wg_fence_acc(float (&d)[64])
+{
+#pragma unroll
+    for (int i = 0; i < 64; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait()
+{
+#ifdef TNET_WGMMA
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+/* The weights of a B stage as it lies in shared memory, [k group][WG_LDB][8]
+ * (row WG_BN zero), for each (N tile, chunk, tap) in this order: a stage is
+ * one contiguous copy. */
+constexpr int WG_BSTAGE = 8 * WG_LDB * 8;
+constexpr int WG_SMEM = (2 * 8 * WG_SLAB + WG_ST * WG_BSTAGE / 8) * 16;
+struct WgSpatialOp {
+    const bf16 *in;    /* [pix][ck] */
+    const bf16 *wt;    /* [N / WG_BN][ck / WG_BK][9] stages of WG_BSTAGE */
+    bf16 *out;         /* [pix][ldo] */
+    int ck, ldo, h, w, hc, nf, ntiles;
+};
+
+/* 1 when this kernel image has the wgmma code (built for sm_90a). */
+__global__ void wg_probe(int *ok)
+{
+#ifdef TNET_WGMMA
+    *ok = 1;
+#else
+    *ok = 0;
+#endif
+}
+
+/* Persistent like sgemm: block x does tiles x, x + gridDim.x, ... of N tile
+ * blockIdx.y. Iteration it is (tile, chunk of 64 channels, tap); its B (and,
+ * at tap 0, the chunk's slab) is loaded WG_DIST iterations ahead. Each
+ * iteration issues its wgmmas right after the barrier, then the loads, and
+ * leaves them in flight into the next iteration: the tensor cores keep
+ * working through the barrier. */
+__global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op)
+{
+#ifdef TNET_WGMMA
+    extern __shared__ uint4 smem_raw[];
+    uint4 *sA = smem_raw;                 /* slab buffer s, k group g, row j: sA[(s * 8 + g) * WG_SLAB + j] */
+    uint4 *sB = sA + 2 * 8 * WG_SLAB;     /* B stage s, k group g, row n: sB[(s * 8 + g) * WG_LDB + n] */
+    const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
+    const int P = op.w + 1, fr = (op.h + 1) * P, nchunks = op.ck / WG_BK, kiters = 9 * nchunks, n0 = blockIdx.y * WG_BN;
+    const int mytiles = op.ntiles > (int)blockIdx.x ? (op.ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x : 0;
+    const int total = mytiles * kiters;
+    /* The warps are the bottleneck here, not the tensor cores (ncu: no warp ever waits for a wgmma), so the
+     * loads avoid divisions: a thread's slab rows are 64 positions apart, one step of (sy rows, sx pixels),
+     * and each B stage is one contiguous copy. */
+    const int sy = WG_THREADS / 8 / P, sx = WG_THREADS / 8 - sy * P;
+    const uint4 *wt = reinterpret_cast<const uint4 *>(op.wt) + (size_t)blockIdx.y * nchunks * 9 * (WG_BSTAGE / 8);
+
+    int lt = 0, lkit = 0, lchunk = 0; /* the next iteration to load: tile, iteration in it, chunks so far */
+    auto load = [&]() {
+        const int chunk = lkit / 9, tap = lkit - chunk * 9;
+        if (tap == 0) {
+            uint4 *a = sA + (lchunk++ & 1) * 8 * WG_SLAB;
+            const int g = tid & 7, m = (blockIdx.x + lt * gridDim.x) * WG_BM - (P + 1) + (tid >> 3); /* >= -fr */
+            int f = (m + fr) / fr - 1, x = m - f * fr, y = x / P;
+            x -= y * P;
+            const bf16 *in = op.in + chunk * WG_BK + g * 8;
+            for (int j = tid >> 3; j < WG_BM + 2 * (P + 1); j += WG_THREADS / 8) {
+                const bool ok = f >= 0 && f < op.nf && y < op.h && x < op.w;
+                cp_async16(a + g * WG_SLAB + j, ok ? in + ((size_t)(f * op.h + y) * op.w + x) * op.ck : op.in, ok ? 16 : 0);
+                x += sx;
+                y += sy;
+                if (x >= P) {
+                    x -= P;
+                    y++;
+                }
+                if (y > op.h) {
+                    y -= op.h + 1;
+                    f++;
+                }
+            }
+        }
+        uint4 *b = sB + (lkit + lt * kiters) % WG_ST * 8 * WG_LDB;
+        const uint4 *src = wt + (size_t)lkit * (WG_BSTAGE / 8);
+        for (int idx = tid; idx < WG_BSTAGE / 8; idx += WG_THREADS) cp_async16(b + idx, src + idx, 16);
+        if (++lkit == kiters) lkit = 0, lt++;
+    };
+
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) acc[i] = 0.f;
+#pragma unroll
+    for (int s = 0; s < WG_DIST; s++) {
+        if (s < total) load();
+        cp_commit();
+    }
+    for (int tl = 0, it = 0; tl < mytiles; tl++) {
+        for (int kit = 0; kit < kiters; kit++, it++) {
+            cp_wait<WG_DIST - 1>();
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* cp.async's writes, for wgmma's reads */
+            __syncthreads(); /* iteration it landed for all; every warpgroup's wgmmas of it - 2 are done */
+            const int tap = kit % 9;
+            const uint4 *a = sA + ((it / 9) & 1) * 8 * WG_SLAB + wg * 64 + P + 1 + (tap / 3 - 1) * P + tap % 3 - 1;
+            const uint4 *b = sB + (it % WG_ST) * 8 * WG_LDB;
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int kk = 0; kk < WG_BK / 16; kk++) /* a tile's first product overwrites the accumulators */
+                wgmma_64x128(acc, wg_desc(a + 2 * kk * WG_SLAB, WG_SLAB * 16, 128),
+                             wg_desc(b + 2 * kk * WG_LDB, WG_LDB * 16, 128), kit | kk);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            if (it + WG_DIST < total) load(); /* it + WG_DIST: B stage of it - 2, slab of the chunk before last */
+            cp_commit();
+            wgmma_wait<1>();
+        }
+        /* tile done: this thread holds rows g and g + 8 of its warp's 16, columns 8i + 2t, 8i + 2t + 1 */
+        wgmma_wait<0>();
+        wg_fence_acc(acc);
+        const int m = (blockIdx.x + tl * gridDim.x) * WG_BM + wg * 64 + ((tid >> 5) & 3) * 16 + (lane >> 2);
+        int f = m / fr, x = m - f * fr, y = x / P;
+        x -= y * P;
+#pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            if (hh && (x += 8) >= P) { /* row m + 8 */
+                x -= P;
+                if (++y > op.h) {
+                    y = 0;
+                    f++;
+                }
+            }
+            if (f < op.nf && y < op.hc && x < op.w) {
+                bf16 *o = op.out + ((size_t)(f * op.h + y) * op.w + x) * op.ldo + n0 + 2 * (lane & 3);
+#pragma unroll
+                for (int i = 0; i < 16; i++) store_split(o + 8 * i, 0, acc[4 * i + 2 * hh], acc[4 * i + 2 * hh + 1]);
+            }
+        }
+    }
+    cp_wait<0>();
+#endif
+}
 
 /* First spatial conv (3 input channels, K = 27: too thin for the tensor
  * cores) straight from the uint8 frames, fp32 FMA. 64 pixels x 128
