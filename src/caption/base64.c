@@ -1,6 +1,7 @@
 #include "caption/base64.h"
 
 #include "util/common.h"
+#include "util/cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VC_B64_X86 1
@@ -60,16 +61,6 @@ __attribute__((target("avx2"))) static size_t encode_avx2(const uint8_t *d, size
     }
     return i;
 }
-
-static int have_avx2(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return v;
-}
 #endif
 
 static char *encode(const uint8_t *d, size_t len, size_t *out_len, int simd)
@@ -78,7 +69,7 @@ static char *encode(const uint8_t *d, size_t len, size_t *out_len, int simd)
     char *s = vc_xmalloc(n + 1), *o = s;
     size_t i = 0;
 #ifdef VC_B64_X86
-    if (simd && have_avx2()) {
+    if (simd && (vc_cpu_flags() & VC_CPU_AVX2)) {
         i = encode_avx2(d, len, o);
         o += i / 3 * 4;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/common.h"
+#include "util/cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VC_RESIZE_X86 1
@@ -557,33 +558,17 @@ static void plan_vnni(vc_resize *r)
 
 static int have_vnni(void)
 {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512vnni");
-    }
-    return v;
+    return (vc_cpu_flags() & VC_CPU_VNNI) != 0;
 }
 
 static int have_avx512(void)
 {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi");
-    }
-    return v;
+    return (vc_cpu_flags() & VC_CPU_AVX512) != 0;
 }
 
 static int have_avx2(void)
 {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return v;
+    return (vc_cpu_flags() & VC_CPU_AVX2) != 0;
 }
 #endif
 
