@@ -196,6 +196,54 @@ static void test_framer(void **state)
     run_framer(25.0, 4, 64, 64);
 }
 
+/* A clip of textured frames (a gradient moving with i + shade) through a
+ * framer drawing on pool. */
+static void textured_clip(int w, int h, double fps, int n, int shade, vc_cap_pool *pool, vc_cap_clip_frames *out)
+{
+    vc_cap_frames_cfg c = { .window_size = 256, .remainder = 128, .sampling_fps = 2.0, .video_fps = fps,
+                            .jpeg_quality = 90 };
+    vc_cap_framer *f = vc_cap_framer_new(&c, w, h, pool);
+    for (int i = 0; i < n; i++) {
+        AVFrame *fr = gray_frame_fmt(w, h, 0, AV_PIX_FMT_YUV420P);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                fr->data[0][(size_t)y * (size_t)fr->linesize[0] + (size_t)x] =
+                    (uint8_t)(16 + (x * 3 + y * 5 + (i + shade) * 11) % 220);
+        assert_int_equal(vc_cap_framer_add(f, fr, i), 0);
+        av_frame_free(&fr);
+    }
+    char err[128];
+    assert_int_equal(vc_cap_framer_finish(f, n, out, err, sizeof err), 0);
+    vc_cap_framer_free(f);
+}
+
+/* Clips one after another on one pool, as an encoder thread runs them
+ * (same size, another size, then the first again): recycled proxies carry
+ * nothing over, the frames sent are byte-identical to fresh buffers'. */
+static void test_framer_pool(void **state)
+{
+    (void)state;
+    static const struct { int w, h, n, shade; double fps; } CLIPS[] = {
+        { 320, 180, 400, 0, 30.0 }, { 320, 180, 300, 37, 30.0 }, { 1280, 720, 60, 11, 24.0 },
+        { 640, 360, 60, 5, 24.0 }, { 320, 180, 300, 53, 30.0 },
+    };
+    vc_cap_pool *pool = vc_cap_pool_new();
+    for (size_t i = 0; i < sizeof CLIPS / sizeof *CLIPS; i++) {
+        vc_cap_clip_frames a, b;
+        textured_clip(CLIPS[i].w, CLIPS[i].h, CLIPS[i].fps, CLIPS[i].n, CLIPS[i].shade, pool, &a);
+        textured_clip(CLIPS[i].w, CLIPS[i].h, CLIPS[i].fps, CLIPS[i].n, CLIPS[i].shade, NULL, &b);
+        assert_int_equal(a.nwindows, b.nwindows);
+        for (int k = 0; k < a.nwindows; k++)
+            for (int j = 0; j < a.w[k].nframes; j++)
+                if (strcmp(a.w[k].b64[j], b.w[k].b64[j]) != 0)
+                    fail_msg("clip %zu (%dx%d) window %d frame %d differs from fresh buffers", i, CLIPS[i].w,
+                             CLIPS[i].h, k, j);
+        vc_cap_clip_frames_free(&a);
+        vc_cap_clip_frames_free(&b);
+    }
+    vc_cap_pool_free(pool);
+}
+
 /* Smooth content plus noise, kept in [32, 223] so that no bicubic overshoot
  * is clipped (the float reference does not clip between its passes). */
 static void pattern(uint8_t *p, int w, int h, ptrdiff_t stride, unsigned seed)
@@ -550,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_doc_examples),
         cmocka_unit_test(test_framer),
+        cmocka_unit_test(test_framer_pool),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_resize_pil),
         cmocka_unit_test(test_jpeg),
