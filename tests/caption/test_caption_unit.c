@@ -359,7 +359,15 @@ static void test_jpeg(void **state)
     assert_int_equal(vc_jpeg_encode420(j, planes, strides, 0, 2, 90, &out, &len), -1);
     assert_non_null(strstr(vc_jpeg_error(j), "0x2"));
     assert_int_equal(vc_jpeg_encode420(j, planes, strides, 2, 2, 101, &out, &len), -1);
-    /* still usable after a refusal */
+    /* an error inside libjpeg (its 65500-pixel limit) comes back as -1 with
+     * libjpeg's message, not an exit */
+    uint8_t *wide = calloc(70000 * 2, 1);
+    const uint8_t *wp[3] = { wide, wide, wide };
+    int ws[3] = { 70000, 35000, 35000 };
+    assert_int_equal(vc_jpeg_encode420(j, wp, ws, 70000, 2, 90, &out, &len), -1);
+    assert_non_null(strstr(vc_jpeg_error(j), "65500"));
+    free(wide);
+    /* still usable after a refusal and an error */
     assert_int_equal(vc_jpeg_encode420(j, planes, strides, 2, 2, 90, &out, &len), 0);
     assert_true(len > 100 && out[0] == 0xFF && out[1] == 0xD8 && out[len - 2] == 0xFF && out[len - 1] == 0xD9);
     tjDestroy(tj);
