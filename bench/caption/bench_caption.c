@@ -21,6 +21,7 @@
  *      a clip of these frames, written to URL (a folder) as FRAME.jpg
  *      (jpeg_fidelity.sh compares them with Cosmos's pixels).
  * Environment: QUALITY, the JPEG quality (default 90, split's default). */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,9 +72,24 @@ static int max_inflight;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
+/* A prepared clip, freed when the last request borrowing its frames is done
+ * (request bodies borrow the base64, caption/body.h). */
+typedef struct shared_clip {
+    vc_cap_clip_frames c;
+    atomic_int refs;
+} shared_clip;
+
+static void clip_unref(shared_clip *sc)
+{
+    if (sc && atomic_fetch_sub(&sc->refs, 1) == 1) {
+        vc_cap_clip_frames_free(&sc->c);
+        free(sc);
+    }
+}
+
 static void on_done(void *opaque, vc_cap_reply *r)
 {
-    (void)opaque;
+    clip_unref(opaque);
     if (r->status != VC_CAP_SUCCESS)
         fprintf(stderr, "reply: %s\n", r->error ? r->error : "?");
     vc_cap_reply_free(r);
@@ -84,16 +100,16 @@ static void on_done(void *opaque, vc_cap_reply *r)
     pthread_mutex_unlock(&mu);
 }
 
-static void send_window(const vc_cap_window_frames *w)
+static void send_window(const vc_cap_window_frames *w, shared_clip *owner)
 {
     pthread_mutex_lock(&mu);
     while (atomic_load(&inflight) >= max_inflight)
         pthread_cond_wait(&cv, &mu);
     atomic_fetch_add(&inflight, 1);
     pthread_mutex_unlock(&mu);
-    size_t len;
-    char *body = vc_cap_vlm_body(&cc, w, vc_cap_caption_prompt(&cc), &len);
-    vc_cap_client_submit(client, cc.url, body, len, on_done, NULL);
+    if (owner)
+        atomic_fetch_add(&owner->refs, 1);
+    vc_cap_client_submit(client, cc.url, vc_cap_vlm_body(&cc, w, vc_cap_caption_prompt(&cc)), on_done, owner);
     atomic_fetch_add(&sent, 1);
 }
 
@@ -131,11 +147,12 @@ static void *prep_main(void *arg)
     bool all = !strcmp(MODE, "full");
     vc_cap_pool *pool = vc_cap_pool_new();   /* as each of split's encoder threads has */
     while (!atomic_load(&stop)) {
-        vc_cap_clip_frames c;
-        prepare(&c, all, &seed, pool);
-        for (int i = 0; i < c.nwindows; i++)
-            send_window(&c.w[i]);
-        vc_cap_clip_frames_free(&c);
+        shared_clip *sc = calloc(1, sizeof(*sc));
+        atomic_init(&sc->refs, 1);
+        prepare(&sc->c, all, &seed, pool);
+        for (int i = 0; i < sc->c.nwindows; i++)
+            send_window(&sc->c.w[i], sc);
+        clip_unref(sc);
     }
     vc_cap_pool_free(pool);
     return NULL;
@@ -184,7 +201,7 @@ static void stages(void)
                   d->linesize);
     t_sws = thread_cpu() - t0;
     printf("stages %dx%d -> %dx%d: proxy resize %.3f ms/frame (libswscale bicubic %.3f); JPEG q%d + base64 %.3f "
-           "ms/sampled frame\n", W, H, pw, ph, QUALITY, t_add / (double)n_add * 1e3, t_sws / (double)n_sws * 1e3,
+           "ms/sampled frame\n", W, H, pw, ph, t_add / (double)n_add * 1e3, t_sws / (double)n_sws * 1e3, QUALITY,
            t_fin / (double)n_fin * 1e3);
     av_frame_free(&d);
     sws_freeContext(sws);
@@ -236,6 +253,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_caption FRAMES.yuv W H FPS client|full|sampled|stages|dump SECONDS URL|DIR [CONC] [THREADS]\n");
         return 2;
     }
+    /* the allocator settings split runs with (src/split/split.c, bound_heap) */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     W = atoi(argv[2]);
     H = atoi(argv[3]);
     FPS = atof(argv[4]);
@@ -296,7 +316,11 @@ int main(int argc, char **argv)
         t0 = now();
         c0 = cpu();
         while (now() - t0 < SECONDS)
-            send_window(&c.w[0]);
+            send_window(&c.w[0], NULL);
+        while (atomic_load(&done) < atomic_load(&sent)) {   /* the bodies borrow c */
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+        }
         vc_cap_clip_frames_free(&c);
     } else {
         pthread_t th[64];

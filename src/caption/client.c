@@ -18,8 +18,8 @@
 typedef struct job {
     struct job *next;
     char *url;
-    char *body;
-    size_t len;
+    vc_cap_body *body;
+    size_t sent;               /* read position in body, this attempt */
     vc_cap_done_fn done;
     void *opaque;
     int attempts;
@@ -153,13 +153,11 @@ int vc_cap_client_pending(vc_cap_client *c)
     return n;
 }
 
-void vc_cap_client_submit(vc_cap_client *c, const char *url, char *body, size_t len, vc_cap_done_fn done,
-                          void *opaque)
+void vc_cap_client_submit(vc_cap_client *c, const char *url, vc_cap_body *body, vc_cap_done_fn done, void *opaque)
 {
     job *j = vc_xcalloc(1, sizeof(*j));
     j->url = vc_xstrdup(url);
     j->body = body;
-    j->len = len;
     j->done = done;
     j->opaque = opaque;
     j->retry_after = -1;
@@ -219,13 +217,36 @@ static char *excerpt(const char *s, size_t len)
     return o;
 }
 
+/* libcurl pulls the body piece by piece (caption/body.h). */
+static size_t read_body(char *dst, size_t sz, size_t n, void *ud)
+{
+    job *j = ud;
+    size_t k = vc_cap_body_read(j->body, j->sent, dst, sz * n);
+    j->sent += k;
+    return k;
+}
+
+/* ... and rewinds it to resend (redirects, a reused connection gone stale). */
+static int seek_body(void *ud, curl_off_t at, int origin)
+{
+    job *j = ud;
+    if (origin != SEEK_SET || at < 0 || (size_t)at > vc_cap_body_len(j->body))
+        return CURL_SEEKFUNC_CANTSEEK;
+    j->sent = (size_t)at;
+    return CURL_SEEKFUNC_OK;
+}
+
 static CURL *make_easy(vc_cap_client *c, job *j, struct curl_slist *hdrs)
 {
     CURL *e = curl_easy_init();
+    j->sent = 0;
     curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)vc_cap_body_len(j->body));
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(e, CURLOPT_READDATA, j);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_body);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, j);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
@@ -250,7 +271,7 @@ static void finish_job(vc_cap_client *c, job *j, vc_cap_reply *r)
     vc_cap_done_fn done = j->done;
     void *opaque = j->opaque;
     free(j->url);
-    free(j->body);
+    vc_cap_body_free(j->body);
     free(j->resp);
     free(j->last_error);
     free(j);

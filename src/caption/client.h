@@ -7,6 +7,7 @@
 #ifndef VC_CAPTION_CLIENT_H
 #define VC_CAPTION_CLIENT_H
 
+#include "caption/body.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,9 +41,9 @@ typedef void (*vc_cap_done_fn)(void *opaque, vc_cap_reply *reply);
 typedef struct vc_cap_client vc_cap_client;
 
 vc_cap_client *vc_cap_client_new(const vc_cap_client_cfg *cfg);
-/* Queue a request; body (a JSON string) is taken. Never blocks. */
-void vc_cap_client_submit(vc_cap_client *c, const char *url, char *body, size_t len, vc_cap_done_fn done,
-                          void *opaque);
+/* Queue a request; body (JSON, caption/body.h) is taken, and what it
+ * borrows must live until done is called. Never blocks. */
+void vc_cap_client_submit(vc_cap_client *c, const char *url, vc_cap_body *body, vc_cap_done_fn done, void *opaque);
 /* Requests queued or in flight. */
 int vc_cap_client_pending(vc_cap_client *c);
 /* Finish every request with cancelled = true and stop the thread. */

@@ -6,33 +6,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "caption/body.h"
 #include "caption/prompts.h"
 #include "util/common.h"
 
-/* ---- a small string builder ---- */
+/* ---- JSON text into a body ---- */
 
-typedef struct sb {
-    char *s;
-    size_t len, cap;
-} sb;
-
-static void sb_grow(sb *b, size_t add)
-{
-    if (b->len + add + 1 <= b->cap)
-        return;
-    size_t nc = b->cap ? b->cap : 1024;
-    while (nc < b->len + add + 1)
-        nc *= 2;
-    b->s = vc_xrealloc(b->s, nc);
-    b->cap = nc;
-}
+typedef vc_cap_body sb;
 
 static void sb_add(sb *b, const char *s, size_t n)
 {
-    sb_grow(b, n);
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
+    vc_cap_body_add(b, s, n);
 }
 
 static void sb_str(sb *b, const char *s)
@@ -124,62 +108,56 @@ static void add_sampling(sb *b, const vc_caption_config *c, int64_t max_tokens, 
         sb_fmt(b, ",\"max_tokens\":%.0f", (double)max_tokens);
 }
 
-char *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_frames *w, const char *text, size_t *len)
+vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_frames *w, const char *text)
 {
-    size_t frames = 0;
-    for (int k = 0; k < w->nframes; k++)
-        frames += w->b64_len[k] + 64;
-    sb b = { 0 };
-    sb_grow(&b, frames + strlen(text) + 1024);
-    sb_str(&b, "{\"model\":");
-    sb_json(&b, vc_cap_model(c));
-    sb_str(&b, ",\"messages\":[");
+    sb *b = vc_cap_body_new();
+    sb_str(b, "{\"model\":");
+    sb_json(b, vc_cap_model(c));
+    sb_str(b, ",\"messages\":[");
     if (c->algo == VC_CAP_ALGO_COSMOS_R1) {
-        sb_str(&b, "{\"role\":\"system\",\"content\":");
-        sb_json(&b, vc_cap_cosmos_r1_system());
-        sb_str(&b, "},");
+        sb_str(b, "{\"role\":\"system\",\"content\":");
+        sb_json(b, vc_cap_cosmos_r1_system());
+        sb_str(b, "},");
     }
-    sb_str(&b, "{\"role\":\"user\",\"content\":[");
+    sb_str(b, "{\"role\":\"user\",\"content\":[");
     if (vc_cap_send_video(c)) {
         /* vLLM's VideoMediaIO: "video/jpeg" data is comma-separated base64 JPEG frames. */
-        sb_str(&b, "{\"type\":\"video_url\",\"video_url\":{\"url\":\"data:video/jpeg;base64,");
+        sb_str(b, "{\"type\":\"video_url\",\"video_url\":{\"url\":\"data:video/jpeg;base64,");
         for (int k = 0; k < w->nframes; k++) {
             if (k)
-                sb_add(&b, ",", 1);
-            sb_add(&b, w->b64[k], w->b64_len[k]);
+                sb_add(b, ",", 1);
+            vc_cap_body_borrow(b, w->b64[k], w->b64_len[k]);
         }
-        sb_str(&b, "\"}},");
+        sb_str(b, "\"}},");
     } else {
         for (int k = 0; k < w->nframes; k++) {
-            sb_str(&b, "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,");
-            sb_add(&b, w->b64[k], w->b64_len[k]);
-            sb_str(&b, "\"}},");
+            sb_str(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,");
+            vc_cap_body_borrow(b, w->b64[k], w->b64_len[k]);
+            sb_str(b, "\"}},");
         }
     }
-    sb_str(&b, "{\"type\":\"text\",\"text\":");
-    sb_json(&b, text);
-    sb_str(&b, "}]}]");
-    add_sampling(&b, c, c->max_output_tokens, true);
-    sb_str(&b, "}");
-    *len = b.len;
-    return b.s;
+    sb_str(b, "{\"type\":\"text\",\"text\":");
+    sb_json(b, text);
+    sb_str(b, "}]}]");
+    add_sampling(b, c, c->max_output_tokens, true);
+    sb_str(b, "}");
+    return b;
 }
 
-char *vc_cap_enhance_body(const vc_caption_config *c, const char *caption, size_t *len)
+vc_cap_body *vc_cap_enhance_body(const vc_caption_config *c, const char *caption)
 {
     const char *sys = c->enhance_prompt_text ? c->enhance_prompt_text : vc_cap_enhance_prompt(c->enhance_prompt_variant);
-    sb b = { 0 };
-    sb_str(&b, "{\"model\":");
-    sb_json(&b, vc_cap_enhance_model(c));
-    sb_str(&b, ",\"messages\":[{\"role\":\"system\",\"content\":");
-    sb_json(&b, sys);
-    sb_str(&b, "},{\"role\":\"user\",\"content\":");
-    sb_json(&b, caption);
-    sb_str(&b, "}]");
-    add_sampling(&b, c, c->enhance_max_tokens, false);
-    sb_str(&b, "}");
-    *len = b.len;
-    return b.s;
+    sb *b = vc_cap_body_new();
+    sb_str(b, "{\"model\":");
+    sb_json(b, vc_cap_enhance_model(c));
+    sb_str(b, ",\"messages\":[{\"role\":\"system\",\"content\":");
+    sb_json(b, sys);
+    sb_str(b, "},{\"role\":\"user\",\"content\":");
+    sb_json(b, caption);
+    sb_str(b, "}]");
+    add_sampling(b, c, c->enhance_max_tokens, false);
+    sb_str(b, "}");
+    return b;
 }
 
 /* re.search(r"<answer>\s*(.*?)\s*</answer>", text, DOTALL | IGNORECASE)

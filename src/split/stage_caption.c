@@ -148,9 +148,9 @@ static void window_done(win_job *wj)
 
 static void on_reply(void *opaque, vc_cap_reply *rep);
 
-static void submit(win_job *wj, char *body, size_t len, const char *url)
+static void submit(win_job *wj, vc_cap_body *body, const char *url)
 {
-    vc_cap_client_submit(wj->cj->st->client, url, body, len, on_reply, wj);
+    vc_cap_client_submit(wj->cj->st->client, url, body, on_reply, wj);
 }
 
 static void set_error(vc_cap_window_result *r, const char *what, const char *why)
@@ -194,19 +194,18 @@ static void on_reply(void *opaque, vc_cap_reply *rep)
     r->prompt_tokens += rep->prompt_tokens;
     r->output_tokens += rep->output_tokens;
     vc_cap_reply_free(rep);
-    size_t len;
     if (wj->phase == PH_CAPTION && cc->stage2) {
         char *text = vc_cap_stage2_text(cc, r->caption);
-        char *body = vc_cap_vlm_body(cc, w, text, &len);
+        vc_cap_body *body = vc_cap_vlm_body(cc, w, text);
         free(text);
         wj->phase = PH_STAGE2;
-        submit(wj, body, len, cc->url);
+        submit(wj, body, cc->url);
         return;
     }
     if (cc->enhance) {
-        char *body = vc_cap_enhance_body(cc, r->caption, &len);
+        vc_cap_body *body = vc_cap_enhance_body(cc, r->caption);
         wj->phase = PH_ENHANCE;
-        submit(wj, body, len, cc->enhance_url);
+        submit(wj, body, cc->enhance_url);
         return;
     }
     window_done(wj);
@@ -279,9 +278,7 @@ static void start_clip(vc_caption_stage *st, vc_split_item *it)
         wj->cj = cj;
         wj->i = i;
         wj->phase = PH_CAPTION;
-        size_t len;
-        char *body = vc_cap_vlm_body(cc, &it->cap_frames->w[i], prompt, &len);
-        submit(wj, body, len, cc->url);
+        submit(wj, vc_cap_vlm_body(cc, &it->cap_frames->w[i], prompt), cc->url);
     }
 }
 

@@ -496,11 +496,29 @@ static void test_request_body(void **state)
     vc_caption_config_default(&cc);
     cc.algo = VC_CAP_ALGO_COSMOS_R1;
     cc.algo_name = "cosmos_r1";
-    char *fr[2] = { "QUJD", "REVG" };
+    char f0[] = "QUJD", f1[] = "REVG";
+    char *fr[2] = { f0, f1 };
     size_t fl[2] = { 4, 4 };
     vc_cap_window_frames w = { .nframes = 2, .b64 = fr, .b64_len = fl };
-    size_t len;
-    char *body = vc_cap_vlm_body(&cc, &w, vc_cap_caption_prompt(&cc), &len);
+    vc_cap_body *bd = vc_cap_vlm_body(&cc, &w, vc_cap_caption_prompt(&cc));
+    size_t len = vc_cap_body_len(bd);
+    char *body = vc_cap_body_join(bd);
+    assert_int_equal(strlen(body), len);
+    /* the frames are borrowed, not copied */
+    fr[0][0] = 'X';
+    char *again = vc_cap_body_join(bd);
+    assert_non_null(strstr(again, "base64,XUJD,REVG"));
+    fr[0][0] = 'Q';
+    /* read in pieces from every offset and size, it is the same bytes */
+    for (size_t at = 0; at <= len; at += 7)
+        for (size_t n = 1; n < 40; n += 13) {
+            char buf[64];
+            size_t k = vc_cap_body_read(bd, at, buf, n);
+            assert_int_equal(k, at + n <= len ? n : len - at);
+            assert_memory_equal(buf, body + at, k);
+        }
+    free(again);
+    vc_cap_body_free(bd);
     json_error_t e;
     json_t *j = json_loadb(body, len, 0, &e);
     assert_non_null(j);
@@ -524,8 +542,10 @@ static void test_request_body(void **state)
     cc.server = VC_SRV_OPENAI;
     cc.model = "gpt-x";
     cc.max_output_tokens = -1;
-    body = vc_cap_vlm_body(&cc, &w, "hi \"there\"\n", &len);
-    j = json_loadb(body, len, 0, &e);
+    bd = vc_cap_vlm_body(&cc, &w, "hi \"there\"\n");
+    body = vc_cap_body_join(bd);
+    vc_cap_body_free(bd);
+    j = json_loadb(body, strlen(body), 0, &e);
     assert_non_null(j);
     assert_null(json_object_get(j, "top_k"));
     assert_null(json_object_get(j, "max_tokens"));
