@@ -256,6 +256,7 @@ int main(int argc, char **argv)
     /* the allocator settings split runs with (src/split/split.c, bound_heap) */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_ARENA_MAX, 2);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
     W = atoi(argv[2]);
     H = atoi(argv[3]);
     FPS = atof(argv[4]);
