@@ -46,7 +46,7 @@ struct vc_tnet_cuda {
     float *w0;                        /* first spatial conv, fp32 [27][128], /255 folded in */
     uint2 *w0f;                       /* the same as bf16 hi, lo planes in mma B-fragment order [2][2][16][32] */
     bf16 *ws[3][2], *wt[3][2];         /* packed [N][taps][cin], hi plane then lo plane */
-    bf16 *wsg[3][2];                  /* ws's hi plane as the wgmma kernel's B stages */
+    bf16 *wsg[2][3][2];               /* ws as the wgmma kernel's B stages, [planes - 1]: hi only, or hi and lo */
     float *beta[3][2];
     float *proj_w, *proj_b, *sfc_w, *sfc_b, *hfc_w, *hfc_b, *fc1_w, *fc1_b, *cls_w, cls_b[2];
     /* activations, sized for maxw windows */
@@ -104,25 +104,29 @@ static int upload_split(bf16 **dst, const float *w, size_t n, char *err, size_t 
 
 static const int CIN[3][2] = {{3, 64}, {64, 128}, {128, 256}};
 
-/* A spatial conv's packed weights ([N][9][cin]) as wg_spatial's B stages:
- * per (N tile, chunk, tap) the stage's shared-memory image, hi plane only. */
-static int upload_wg(bf16 **dst, const float *pk, int N, int cin, char *err, size_t errlen)
+/* A spatial conv's packed weights ([N][9][cin]) as wg_spatial<PL>'s B stages:
+ * per (N tile, chunk, tap) the stage's shared-memory image, k groups 0..7 =
+ * the chunk's 8 hi groups (PL 1), or its 4 hi groups then 4 lo groups (PL 2). */
+static int upload_wg(bf16 **dst, const float *pk, int N, int cin, int PL, char *err, size_t errlen)
 {
     using namespace tnet;
-    const int K = 9 * cin, nst = N / WG_BN * (cin / WG_BK) * 9;
+    const int BK = WG_BK / PL, G = 8 / PL, K = 9 * cin, nst = N / WG_BN * (cin / BK) * 9;
     uint16_t *h = (uint16_t *)calloc((size_t)nst * WG_BSTAGE, sizeof(uint16_t)); /* pad rows stay 0 */
     if (!h) {
         vc_cuda_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (int nt = 0, st = 0; nt < N / WG_BN; nt++)
-        for (int ch = 0; ch < cin / WG_BK; ch++)
+        for (int ch = 0; ch < cin / BK; ch++)
             for (int tap = 0; tap < 9; tap++, st++)
                 for (int g = 0; g < 8; g++)
                     for (int n = 0; n < WG_BN; n++)
-                        for (int e = 0; e < 8; e++)
-                            bf16_round(pk[(size_t)(nt * WG_BN + n) * K + tap * cin + ch * WG_BK + g * 8 + e],
-                                       &h[(size_t)st * WG_BSTAGE + (g * WG_LDB + n) * 8 + e]);
+                        for (int e = 0; e < 8; e++) {
+                            const float v = pk[(size_t)(nt * WG_BN + n) * K + tap * cin + ch * BK + g % G * 8 + e];
+                            uint16_t *o = &h[(size_t)st * WG_BSTAGE + (g * WG_LDB + n) * 8 + e];
+                            const float hi = bf16_round(v, o);
+                            if (g >= G) bf16_round(v - hi, o); /* lo plane */
+                        }
     int r = upload(dst, (bf16 *)h, (size_t)nst * WG_BSTAGE, err, errlen);
     free(h);
     return r;
@@ -171,7 +175,8 @@ static int load_ddcnn(vc_tnet_cuda *c, int i, int j, const vc_tnet_ddcnn *d, flo
                 }
         if (upload(&c->w0f, w0f, 2 * 2 * 16 * 32, err, errlen)) return -1;
     } else if (upload_split(&c->ws[i][j], pk, (size_t)8 * F * K, err, errlen) ||
-               upload_wg(&c->wsg[i][j], pk, 8 * F, cin, err, errlen)) {
+               upload_wg(&c->wsg[0][i][j], pk, 8 * F, cin, 1, err, errlen) ||
+               upload_wg(&c->wsg[1][i][j], pk, 8 * F, cin, 2, err, errlen)) {
         return -1;
     }
     for (int b = 0; b < 4; b++)
@@ -272,17 +277,20 @@ static cudaError_t spatial_slab(vc_tnet_cuda *c, int i, int j, const bf16 *in, s
     return launch_slab<BM, BN, BK, WM, WN, ST, PL, SLAB>(op, 8 * F, c);
 }
 
-/* Spatial conv on wgmma (bf16 mode, sm_90a): tiles of WG_BM extended-grid rows (tnet_kernels.cuh). */
-static cudaError_t spatial_wg(vc_tnet_cuda *c, int i, int j, const bf16 *in, int nf, int h, int w, int hc)
+/* Spatial conv on wgmma (sm_90a): tiles of WG_BM extended-grid rows (tnet_kernels.cuh); PL planes. */
+template <int PL>
+static cudaError_t spatial_wg(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
+                              int hc)
 {
     const int F = 16 << i, cin = CIN[i][j];
-    if (cin % tnet::WG_BK || (8 * F) % tnet::WG_BN || tnet::WG_BM + 2 * (w + 2) > tnet::WG_SLAB)
+    if (cin % (tnet::WG_BK / PL) || (8 * F) % tnet::WG_BN || tnet::WG_BM + 2 * (w + 2) > tnet::WG_SLAB)
         return cudaErrorInvalidConfiguration;
     const int ntiles = (nf * (h + 1) * (w + 1) + tnet::WG_BM - 1) / tnet::WG_BM;
-    const tnet::WgSpatialOp op{in, c->wsg[i][j], c->S, cin, 8 * F, h, w, hc, nf, ntiles};
+    const tnet::WgSpatialOp op{in, c->wsg[PL - 1][i][j], c->S, pl(c, in_plane), pl(c, c->plS), cin, 8 * F, h, w, hc,
+                               nf, ntiles};
     static int per_sm[64];
-    return launch_persistent(tnet::wg_spatial, op, tnet::WG_THREADS, tnet::WG_SMEM, per_sm, ntiles, 8 * F / tnet::WG_BN,
-                             c);
+    return launch_persistent(tnet::wg_spatial<PL>, op, tnet::WG_THREADS, tnet::WG_SMEM, per_sm, ntiles,
+                             8 * F / tnet::WG_BN, c);
 }
 
 static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t in_plane, int nf, int h, int w,
@@ -296,19 +304,21 @@ static cudaError_t spatial(vc_tnet_cuda *c, int i, int j, const bf16 *in, size_t
         if (c->prec == VC_TNET_CUDA_BF16) return launch<256, 128, 64, 64, 64, 3, 1>(op, op.m, 8 * F, c);
         return launch<256, 128, 64, 64, 64, 2, 2>(op, op.m, 8 * F, c);
     }
-    /* bf16: wgmma where built for sm_90a (tnet_kernels.cuh), else (and as variant 4) the mma.sync slab of 192
-     * rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64, K step 64, 3 stages, the fastest of the mma.sync
-     * variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md: 105.6k frames/s against 91.7k for K step 32 with
-     * 4 stages, 94.8k / 89.5k for 384x128 / 384x64); exact: K step 32 (two planes fill the shared memory) */
-    if (c->prec == VC_TNET_CUDA_BF16) switch (c->cfg_spatial) {
+    /* wgmma where built for sm_90a (tnet_kernels.cuh), in both modes */
+    const bool bf = c->prec == VC_TNET_CUDA_BF16;
+    if (c->wgmma && c->cfg_spatial == 0)
+        return bf ? spatial_wg<1>(c, i, j, in, in_plane, nf, h, w, hc)
+                  : spatial_wg<2>(c, i, j, in, in_plane, nf, h, w, hc);
+    /* else (and as variant 4) the mma.sync slab. bf16: 192 rows (4 / 8 / 16 image rows) x 128, 8 warps of 48x64,
+     * K step 64, 3 stages, the fastest of the mma.sync variants timed on an H200 (bench/nn/gpu/RESULTS-gpu.md:
+     * 105.6k frames/s against 91.7k for K step 32 with 4 stages, 94.8k / 89.5k for 384x128 / 384x64); exact:
+     * K step 32 (two planes fill the shared memory) */
+    if (bf) switch (c->cfg_spatial) {
         case 1: return spatial_slab<192, 128, 32, 48, 64, 4, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         /* 384 rows: half the weight traffic per output */
         case 2: return spatial_slab<384, 128, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
         case 3: return spatial_slab<384, 64, 32, 48, 64, 4, 1, 644>(c, i, j, in, in_plane, nf, h, w, hc);
-        default:
-            if (c->wgmma && c->cfg_spatial != 4) return spatial_wg(c, i, j, in, nf, h, w, hc);
-            /* 4, or no sm_90a: the mma.sync slab kernel */
-            return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
+        default: return spatial_slab<192, 128, 64, 48, 64, 3, 1, 400>(c, i, j, in, in_plane, nf, h, w, hc);
         }
     switch (c->cfg_spatial) {
     case 1: return spatial_slab<384, 64, 32, 48, 64, 2, 2, 644>(c, i, j, in, in_plane, nf, h, w, hc);
@@ -439,9 +449,10 @@ static int run_net(vc_tnet_cuda *c, const uint8_t *fr, int nw, char *err, size_t
                                       {"s2_S0", "s2_x1", "s2_S1", "s2_P"}};
     c->nprof = 0;
     MARK("start");
-    if (c->prec == VC_TNET_CUDA_BF16 && c->cfg_conv0 != 1) { /* VC_TNET_CUDA_CONV0=1: the fp32 conv0 */
+    if (c->cfg_conv0 != 1) { /* VC_TNET_CUDA_CONV0=1: the fp32 conv0 */
         const int tiles = (nf * 1296 + 15) / 16, blocks = (tiles + 4 * tnet::C0_WARPS - 1) / (4 * tnet::C0_WARPS);
-        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(fr, c->w0f, c->S, nf * 1296); /* 4 tiles a warp */
+        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(fr, c->w0f, c->S, pl(c, c->plS),
+                                                                  nf * 1296); /* 4 tiles a warp */
     } else {
         tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(fr, c->w0, c->S, pl(c, c->plS), nf * 1296);
     }
@@ -665,7 +676,8 @@ extern "C" void vc_tnet_cuda_free(vc_tnet_cuda *c)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++) {
             cudaFree(c->ws[i][j]);
-            cudaFree(c->wsg[i][j]);
+            cudaFree(c->wsg[0][i][j]);
+            cudaFree(c->wsg[1][i][j]);
             cudaFree(c->wt[i][j]);
             cudaFree(c->beta[i][j]);
         }

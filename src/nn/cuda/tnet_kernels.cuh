@@ -12,7 +12,7 @@
  * lo plane is then neither written nor read.
  *
  * Layout: channels-last ([frame][y][x][c]). The convolutions are implicit
- * GEMMs (mma.sync m16n8k16; wgmma for the bf16 mode's spatial convs on
+ * GEMMs (mma.sync m16n8k16; wgmma for the spatial convs on
  * sm_90a): no im2col buffer, zero padding comes from cp.async's zero fill.
  * The head (frame similarity, histograms) is fp32. */
 #include <cuda_bf16.h>
@@ -24,15 +24,22 @@ constexpr int T = 100;            /* frames per window */
 constexpr int H0 = 27, W0 = 48;   /* input frame */
 typedef __nv_bfloat16 bf16;
 
+/* (hi, lo) of (v0, v1) as bf16x2 words. */
+__device__ __forceinline__ void split_bf16x2(float v0, float v1, uint32_t &hi, uint32_t &lo)
+{
+    __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
+    const float2 hf = __bfloat1622float2(h);
+    __nv_bfloat162 l = __floats2bfloat162_rn(v0 - hf.x, v1 - hf.y);
+    hi = *reinterpret_cast<uint32_t *>(&h);
+    lo = *reinterpret_cast<uint32_t *>(&l);
+}
 /* v -> (hi, lo) at p and p + plane, two values at a time (plane 0: hi only). */
 __device__ __forceinline__ void store_split(bf16 *p, size_t plane, float v0, float v1)
 {
-    __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
-    *reinterpret_cast<__nv_bfloat162 *>(p) = h;
-    if (plane) {
-        float2 hf = __bfloat1622float2(h);
-        *reinterpret_cast<__nv_bfloat162 *>(p + plane) = __floats2bfloat162_rn(v0 - hf.x, v1 - hf.y);
-    }
+    uint32_t hi, lo;
+    split_bf16x2(v0, v1, hi, lo);
+    *reinterpret_cast<uint32_t *>(p) = hi;
+    if (plane) *reinterpret_cast<uint32_t *>(p + plane) = lo;
 }
 __device__ __forceinline__ float2 load_split(const bf16 *p, size_t plane)
 {
@@ -634,13 +641,20 @@ struct TemporalSlabOp {
  * slab row offset per tap. The slab of a BM-row tile is its rows plus
  * P + 1 either side, laid out [k group of 8 channels][row][8 channels].
  * The five convs: 12.6 ms at 64 windows on an H200, against 18.0 ms for
- * the mma.sync slab kernel (bench/nn/gpu/RESULTS-gpu.md). */
+ * the mma.sync slab kernel (bench/nn/gpu/RESULTS-gpu.md).
+ * The exact mode (PL = 2) runs the same kernel on hi and lo planes: a
+ * K chunk is then 32 channels, and the slab's and each B stage's 8 k groups
+ * are the chunk's 4 hi groups then its 4 lo groups (the same shared memory
+ * as 64 channels of one plane); each k16 step is three wgmmas into the
+ * same accumulators, A_lo*B_hi + A_hi*B_lo + A_hi*B_hi. */
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define TNET_WGMMA 1
 #endif
-constexpr int WG_BM = 256, WG_BN = 128, WG_BK = 64, WG_THREADS = 512; /* 4 warpgroups of 64 x 128 */
+constexpr int WG_BM = 256, WG_BN = 128, WG_THREADS = 512; /* 4 warpgroups of 64 x 128 */
+constexpr int WG_BK = 64; /* channels of a K chunk over all planes: WG_BK / PL channels a chunk */
 /* Loads run WG_DIST iterations ahead; one iteration's wgmmas stay in flight, so a load may only reuse the B
- * stage of iteration it - 2: WG_DIST + 2 stages (two in flight and 7 stages measured 2% slower). */
+ * stage of iteration it - 2: WG_DIST + 2 stages (two in flight and 7 stages: 2% slower in the bf16 mode, the
+ * same in the exact mode). */
 constexpr int WG_DIST = 4, WG_ST = WG_DIST + 2;
 constexpr int WG_SLAB = 361;            /* >= BM + 2(P + 1) for w <= 48; odd: a row's 8 k groups hit distinct banks */
 constexpr int WG_LDB = WG_BN + 1;       /* B rows a k group, odd for the same reason */
@@ -684,14 +698,15 @@ template <int N> __device__ __forceinline__ void wgmma_wait()
 }
 
 /* The weights of a B stage as it lies in shared memory, [k group][WG_LDB][8]
- * (row WG_BN zero), for each (N tile, chunk, tap) in this order: a stage is
- * one contiguous copy. */
+ * (row WG_BN zero; PL = 2: hi groups, then lo groups), for each (N tile,
+ * chunk, tap) in this order: a stage is one contiguous copy. */
 constexpr int WG_BSTAGE = 8 * WG_LDB * 8;
 constexpr int WG_SMEM = (2 * 8 * WG_SLAB + WG_ST * WG_BSTAGE / 8) * 16;
 struct WgSpatialOp {
     const bf16 *in;    /* [pix][ck] */
-    const bf16 *wt;    /* [N / WG_BN][ck / WG_BK][9] stages of WG_BSTAGE */
+    const bf16 *wt;    /* [N / WG_BN][ck / (WG_BK / PL)][9] stages of WG_BSTAGE */
     bf16 *out;         /* [pix][ldo] */
+    size_t in_plane, out_plane; /* lo planes (PL = 2) */
     int ck, ldo, h, w, hc, nf, ntiles;
 };
 
@@ -705,20 +720,37 @@ __global__ void wg_probe(int *ok)
 #endif
 }
 
+/* The four lanes t = lane & 3 of a row each hold one word (2 channels, 2t and 2t + 1) of 4 groups of 8
+ * channels, u[j]; returns group t whole, 16 bytes, for one store instead of four (two xor exchanges). */
+__device__ __forceinline__ uint4 quad_gather(const uint32_t (&u)[4], int t)
+{
+    /* lanes t, t ^ 1: a = group t & 1, b = group 2 + (t & 1), each channels 4 (t >> 1) .. + 3 */
+    const uint32_t r0 = __shfl_xor_sync(0xffffffffu, t & 1 ? u[0] : u[1], 1);
+    const uint32_t r1 = __shfl_xor_sync(0xffffffffu, t & 1 ? u[2] : u[3], 1);
+    const uint2 a = t & 1 ? make_uint2(r0, u[1]) : make_uint2(u[0], r0);
+    const uint2 b = t & 1 ? make_uint2(r1, u[3]) : make_uint2(u[2], r1);
+    /* lanes t, t ^ 2: the other half of group t */
+    const uint2 s = t & 2 ? a : b;
+    const uint2 r = make_uint2(__shfl_xor_sync(0xffffffffu, s.x, 2), __shfl_xor_sync(0xffffffffu, s.y, 2));
+    return t & 2 ? make_uint4(r.x, r.y, b.x, b.y) : make_uint4(a.x, a.y, r.x, r.y);
+}
+
 /* Persistent like sgemm: block x does tiles x, x + gridDim.x, ... of N tile
- * blockIdx.y. Iteration it is (tile, chunk of 64 channels, tap); its B (and,
+ * blockIdx.y. Iteration it is (tile, chunk of WG_BK / PL channels, tap); its B (and,
  * at tap 0, the chunk's slab) is loaded WG_DIST iterations ahead. Each
  * iteration issues its wgmmas right after the barrier, then the loads, and
  * leaves them in flight into the next iteration: the tensor cores keep
  * working through the barrier. */
-__global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op)
+template <int PL> __global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op)
 {
+    static_assert(PL == 1 || PL == 2, "planes: 1 (bf16) or 2 (bf16x3)");
 #ifdef TNET_WGMMA
+    constexpr int BK = WG_BK / PL, G = 8 / PL; /* channels a chunk, k groups a plane */
     extern __shared__ uint4 smem_raw[];
     uint4 *sA = smem_raw;                 /* slab buffer s, k group g, row j: sA[(s * 8 + g) * WG_SLAB + j] */
     uint4 *sB = sA + 2 * 8 * WG_SLAB;     /* B stage s, k group g, row n: sB[(s * 8 + g) * WG_LDB + n] */
     const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
-    const int P = op.w + 1, fr = (op.h + 1) * P, nchunks = op.ck / WG_BK, kiters = 9 * nchunks, n0 = blockIdx.y * WG_BN;
+    const int P = op.w + 1, fr = (op.h + 1) * P, nchunks = op.ck / BK, kiters = 9 * nchunks, n0 = blockIdx.y * WG_BN;
     const int mytiles = op.ntiles > (int)blockIdx.x ? (op.ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x : 0;
     const int total = mytiles * kiters;
     /* The warps are the bottleneck here, not the tensor cores (ncu: no warp ever waits for a wgmma), so the
@@ -735,7 +767,7 @@ __global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op
             const int g = tid & 7, m = (blockIdx.x + lt * gridDim.x) * WG_BM - (P + 1) + (tid >> 3); /* >= -fr */
             int f = (m + fr) / fr - 1, x = m - f * fr, y = x / P;
             x -= y * P;
-            const bf16 *in = op.in + chunk * WG_BK + g * 8;
+            const bf16 *in = op.in + chunk * BK + g % G * 8 + g / G * op.in_plane;
             for (int j = tid >> 3; j < WG_BM + 2 * (P + 1); j += WG_THREADS / 8) {
                 const bool ok = f >= 0 && f < op.nf && y < op.h && x < op.w;
                 cp_async16(a + g * WG_SLAB + j, ok ? in + ((size_t)(f * op.h + y) * op.w + x) * op.ck : op.in, ok ? 16 : 0);
@@ -775,15 +807,22 @@ __global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op
             const uint4 *b = sB + (it % WG_ST) * 8 * WG_LDB;
             asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
-            for (int kk = 0; kk < WG_BK / 16; kk++) /* a tile's first product overwrites the accumulators */
-                wgmma_64x128(acc, wg_desc(a + 2 * kk * WG_SLAB, WG_SLAB * 16, 128),
-                             wg_desc(b + 2 * kk * WG_LDB, WG_LDB * 16, 128), kit | kk);
+            for (int kk = 0; kk < BK / 16; kk++) { /* a tile's first product overwrites the accumulators */
+                const uint64_t ah = wg_desc(a + 2 * kk * WG_SLAB, WG_SLAB * 16, 128);
+                const uint64_t bh = wg_desc(b + 2 * kk * WG_LDB, WG_LDB * 16, 128);
+                if constexpr (PL == 2) { /* small terms first */
+                    wgmma_64x128(acc, wg_desc(a + (G + 2 * kk) * WG_SLAB, WG_SLAB * 16, 128), bh, kit | kk);
+                    wgmma_64x128(acc, ah, wg_desc(b + (G + 2 * kk) * WG_LDB, WG_LDB * 16, 128), 1);
+                }
+                wgmma_64x128(acc, ah, bh, PL == 2 || (kit | kk));
+            }
             asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
             if (it + WG_DIST < total) load(); /* it + WG_DIST: B stage of it - 2, slab of the chunk before last */
             cp_commit();
             wgmma_wait<1>();
         }
-        /* tile done: this thread holds rows g and g + 8 of its warp's 16, columns 8i + 2t, 8i + 2t + 1 */
+        /* tile done: this thread holds rows g and g + 8 of its warp's 16, columns 8i + 2t, 8i + 2t + 1 (i < 16);
+         * the four lanes of a row swap them for 16-byte stores (the 4-byte stores held up the warps) */
         wgmma_wait<0>();
         wg_fence_acc(acc);
         const int m = (blockIdx.x + tl * gridDim.x) * WG_BM + wg * 64 + ((tid >> 5) & 3) * 16 + (lane >> 2);
@@ -798,10 +837,20 @@ __global__ void __launch_bounds__(WG_THREADS, 1) wg_spatial(const WgSpatialOp op
                     f++;
                 }
             }
-            if (f < op.nf && y < op.hc && x < op.w) {
-                bf16 *o = op.out + ((size_t)(f * op.h + y) * op.w + x) * op.ldo + n0 + 2 * (lane & 3);
+            const bool ok = f < op.nf && y < op.hc && x < op.w;
+            const size_t o = ((size_t)(f * op.h + y) * op.w + x) * op.ldo + n0 + 8 * (lane & 3);
 #pragma unroll
-                for (int i = 0; i < 16; i++) store_split(o + 8 * i, 0, acc[4 * i + 2 * hh], acc[4 * i + 2 * hh + 1]);
+            for (int q = 0; q < 4; q++) { /* column groups 4q .. 4q + 3: 16 bytes a lane, a plane */
+                uint32_t hi[4], lo[4];
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    split_bf16x2(acc[16 * q + 4 * j + 2 * hh], acc[16 * q + 4 * j + 2 * hh + 1], hi[j], lo[j]);
+                const uint4 vh = quad_gather(hi, lane & 3);
+                if (ok) *reinterpret_cast<uint4 *>(op.out + o + 32 * q) = vh;
+                if constexpr (PL == 2) {
+                    const uint4 vl = quad_gather(lo, lane & 3);
+                    if (ok) *reinterpret_cast<uint4 *>(op.out + op.out_plane + o + 32 * q) = vl;
+                }
             }
         }
     }
@@ -864,22 +913,23 @@ __global__ void __launch_bounds__(256) conv0(const uint8_t *__restrict__ fr, con
     }
 }
 
-/* conv0 in the bf16 mode, on the tensor cores (PyTorch's autocast runs it in
- * bf16 too). K = 27 (tap*3 + c) padded to 32: two m16n8k16 steps. The A
- * fragments come straight from the uint8 frames (0..255 is exact in bf16;
- * the /255 is folded into the weights). The weights are split hi + lo (bf16
- * weights alone put the probabilities 5.7e-2 off instead of 4.7e-2 on the
- * H200), so with exact A the products are as good as the fp32 conv0's; the
- * B fragments are pre-packed in fragment order (wf[plane][ks][ntile][lane],
- * see tnet_cuda.cu). The conv is bound by its output bytes, so the second
- * product costs nothing. A warp computes
+/* conv0 on the tensor cores (PyTorch's autocast runs it in bf16 too).
+ * K = 27 (tap*3 + c) padded to 32: two m16n8k16 steps. The A fragments
+ * come straight from the uint8 frames (0..255 is exact in bf16; the /255 is
+ * folded into the weights). The weights are split hi + lo (bf16 weights
+ * alone put the bf16 mode's probabilities 5.7e-2 off instead of 4.7e-2 on
+ * the H200), so with exact A the products are as good as the fp32 conv0's
+ * (the exact mode uses it too); the B fragments are pre-packed in fragment
+ * order (wf[plane][ks][ntile][lane], see tnet_cuda.cu). The conv is bound
+ * by its output bytes, so the second product costs nothing. A warp computes
  * 16 pixels x 128 channels one n-tile at a time (4 accumulators), stages
  * them in shared memory and writes the 16 x 256-byte rows as 16-byte
- * stores. Hi plane only (the exact mode keeps the fp32 conv0 above). */
+ * stores; with a lo plane (exact mode) it then does the same again for the
+ * lo parts (recomputing the products is cheaper than holding them). */
 constexpr int C0_WARPS = 6; /* 16 KB of weights + 6 x 4.3 KB of staging: under the 48 KB of static smem */
 __global__ void __launch_bounds__(C0_WARPS * 32) conv0_tc(const uint8_t *__restrict__ fr,
                                                           const uint2 *__restrict__ wf, bf16 *__restrict__ out,
-                                                          int npix)
+                                                          size_t plane, int npix)
 {
     constexpr int LDO = 136; /* staging row pitch (bf16): the 8 rows of a store hit distinct banks */
     __shared__ uint2 sw[2 * 2 * 16 * 32];
@@ -915,25 +965,30 @@ __global__ void __launch_bounds__(C0_WARPS * 32) conv0_tc(const uint8_t *__restr
                 __nv_bfloat162 p = __floats2bfloat162_rn(v[h][j], v[h][j + 1]);
                 a[ks][q] = *reinterpret_cast<uint32_t *>(&p);
             }
+        for (int lo = 0; lo < (plane ? 2 : 1); lo++) {
 #pragma unroll 4
-        for (int nt = 0; nt < 16; nt++) {
-            float c[4] = {0.f, 0.f, 0.f, 0.f};
+            for (int nt = 0; nt < 16; nt++) {
+                float c[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-            for (int q = 3; q >= 0; q--) /* lo plane (q = 2, 3) first: small terms first */
-                mma16816(c, a[q & 1], reinterpret_cast<const uint32_t *>(&sw[(q * 16 + nt) * 32 + lane]));
-            *reinterpret_cast<__nv_bfloat162 *>(stg + g * LDO + nt * 8 + 2 * t4) = __floats2bfloat162_rn(c[0], c[1]);
-            *reinterpret_cast<__nv_bfloat162 *>(stg + (g + 8) * LDO + nt * 8 + 2 * t4) =
-                __floats2bfloat162_rn(c[2], c[3]);
-        }
-        __syncwarp();
+                for (int q = 3; q >= 0; q--) /* lo plane (q = 2, 3) first: small terms first */
+                    mma16816(c, a[q & 1], reinterpret_cast<const uint32_t *>(&sw[(q * 16 + nt) * 32 + lane]));
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            const int idx = lane + 32 * i, r = idx >> 4, ch = idx & 15, pix = tile * 16 + r;
-            if (pix < npix)
-                *reinterpret_cast<uint4 *>(out + (size_t)pix * 128 + ch * 8) =
-                    *reinterpret_cast<const uint4 *>(stg + r * LDO + ch * 8);
+                for (int h = 0; h < 2; h++) {
+                    uint32_t vh, vl;
+                    split_bf16x2(c[2 * h], c[2 * h + 1], vh, vl);
+                    *reinterpret_cast<uint32_t *>(stg + (g + 8 * h) * LDO + nt * 8 + 2 * t4) = lo ? vl : vh;
+                }
+            }
+            __syncwarp();
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                const int idx = lane + 32 * i, r = idx >> 4, ch = idx & 15, pix = tile * 16 + r;
+                if (pix < npix)
+                    *reinterpret_cast<uint4 *>(out + lo * plane + (size_t)pix * 128 + ch * 8) =
+                        *reinterpret_cast<const uint4 *>(stg + r * LDO + ch * 8);
+            }
+            __syncwarp();
         }
-        __syncwarp();
     }
 }
 
