@@ -451,8 +451,8 @@ static int run_net(vc_tnet_cuda *c, const uint8_t *fr, int nw, char *err, size_t
     MARK("start");
     if (c->cfg_conv0 != 1) { /* VC_TNET_CUDA_CONV0=1: the fp32 conv0 */
         const int tiles = (nf * 1296 + 15) / 16, blocks = (tiles + 4 * tnet::C0_WARPS - 1) / (4 * tnet::C0_WARPS);
-        tnet::conv0_tc<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(fr, c->w0f, c->S, pl(c, c->plS),
-                                                                  nf * 1296); /* 4 tiles a warp */
+        auto k = c->prec == VC_TNET_CUDA_BF16 ? tnet::conv0_tc<1> : tnet::conv0_tc<2>;
+        k<<<blocks, tnet::C0_WARPS * 32, 0, c->st>>>(fr, c->w0f, c->S, pl(c, c->plS), nf * 1296); /* 4 tiles a warp */
     } else {
         tnet::conv0<<<(nf * 1296 + 63) / 64, 256, 0, c->st>>>(fr, c->w0, c->S, pl(c, c->plS), nf * 1296);
     }

@@ -927,6 +927,7 @@ __global__ void __launch_bounds__(256) conv0(const uint8_t *__restrict__ fr, con
  * stores; with a lo plane (exact mode) it then does the same again for the
  * lo parts (recomputing the products is cheaper than holding them). */
 constexpr int C0_WARPS = 6; /* 16 KB of weights + 6 x 4.3 KB of staging: under the 48 KB of static smem */
+template <int PL>
 __global__ void __launch_bounds__(C0_WARPS * 32) conv0_tc(const uint8_t *__restrict__ fr,
                                                           const uint2 *__restrict__ wf, bf16 *__restrict__ out,
                                                           size_t plane, int npix)
@@ -965,7 +966,8 @@ __global__ void __launch_bounds__(C0_WARPS * 32) conv0_tc(const uint8_t *__restr
                 __nv_bfloat162 p = __floats2bfloat162_rn(v[h][j], v[h][j + 1]);
                 a[ks][q] = *reinterpret_cast<uint32_t *>(&p);
             }
-        for (int lo = 0; lo < (plane ? 2 : 1); lo++) {
+#pragma unroll 1
+        for (int lo = 0; lo < PL; lo++) {
 #pragma unroll 4
             for (int nt = 0; nt < 16; nt++) {
                 float c[4] = {0.f, 0.f, 0.f, 0.f};
