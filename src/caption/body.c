@@ -11,8 +11,7 @@ typedef struct piece {
 } piece;
 
 struct vc_cap_body {
-    char *text;
-    size_t text_len, text_cap;
+    vc_buf text;                /* the owned pieces, back to back */
     piece *piece;
     int n, cap;
     size_t len;
@@ -27,7 +26,7 @@ void vc_cap_body_free(vc_cap_body *b)
 {
     if (!b)
         return;
-    free(b->text);
+    vc_buf_free(&b->text);
     free(b->piece);
     free(b);
 }
@@ -45,23 +44,16 @@ static piece *push_piece(vc_cap_body *b)
 
 void vc_cap_body_add(vc_cap_body *b, const char *s, size_t n)
 {
-    if (b->text_len + n > b->text_cap) {
-        size_t nc = b->text_cap ? b->text_cap : 1024;
-        while (nc < b->text_len + n)
-            nc *= 2;
-        b->text = vc_xrealloc(b->text, nc);
-        b->text_cap = nc;
-    }
-    memcpy(b->text + b->text_len, s, n);
+    size_t off = b->text.len;
+    vc_buf_append(&b->text, s, n);
     piece *last = b->n ? &b->piece[b->n - 1] : NULL;
     if (last && !last->borrowed) {
-        last->len += n;   /* the text pieces are back to back */
+        last->len += n;   /* it ends where this text starts */
     } else {
         piece *p = push_piece(b);
-        p->off = b->text_len;
+        p->off = off;
         p->len = n;
     }
-    b->text_len += n;
     b->len += n;
 }
 
@@ -87,7 +79,7 @@ size_t vc_cap_body_read(const vc_cap_body *b, size_t at, char *dst, size_t n)
             size_t from = at - start, k = p->len - from;
             if (k > n - done)
                 k = n - done;
-            memcpy(dst + done, (p->borrowed ? p->borrowed : b->text + p->off) + from, k);
+            memcpy(dst + done, (p->borrowed ? p->borrowed : (const char *)b->text.data + p->off) + from, k);
             done += k;
             at += k;
         }
