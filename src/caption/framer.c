@@ -80,6 +80,15 @@ static void pool_put(vc_cap_pool *p, AVFrame *fr)
     p->f[p->n++] = fr;
 }
 
+/* A proxy the framer is done with: to its pool, if it has one. */
+static void release(vc_cap_framer *f, AVFrame *fr)
+{
+    if (fr && f->pool)
+        pool_put(f->pool, fr);
+    else
+        av_frame_free(&fr);
+}
+
 vc_cap_framer *vc_cap_framer_new(const vc_cap_frames_cfg *c, int width, int height, vc_cap_pool *pool)
 {
     vc_cap_framer *f = vc_xcalloc(1, sizeof(*f));
@@ -380,15 +389,9 @@ void vc_cap_framer_free(vc_cap_framer *f)
     /* to the pool, which then holds at most this framer's frames */
     int owned = f->held + f->nspare;
     for (int64_t i = 0; i < f->count; i++)
-        if (f->proxy[i] && f->pool)
-            pool_put(f->pool, f->proxy[i]);
-        else
-            av_frame_free(&f->proxy[i]);
+        release(f, f->proxy[i]);
     for (int i = 0; i < f->nspare; i++)
-        if (f->pool)
-            pool_put(f->pool, f->spare[i]);
-        else
-            av_frame_free(&f->spare[i]);
+        release(f, f->spare[i]);
     if (f->pool)
         pool_trim(f->pool, owned);
     free(f->spare);

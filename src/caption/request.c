@@ -108,12 +108,19 @@ static void add_sampling(sb *b, const vc_caption_config *c, int64_t max_tokens, 
         sb_fmt(b, ",\"max_tokens\":%.0f", (double)max_tokens);
 }
 
-vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_frames *w, const char *text)
+/* {"model": MODEL, "messages": [   -- the opening every request shares */
+static sb *begin_chat(const char *model)
 {
     sb *b = vc_cap_body_new();
     sb_str(b, "{\"model\":");
-    sb_json(b, vc_cap_model(c));
+    sb_json(b, model);
     sb_str(b, ",\"messages\":[");
+    return b;
+}
+
+vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_frames *w, const char *text)
+{
+    sb *b = begin_chat(vc_cap_model(c));
     if (c->algo == VC_CAP_ALGO_COSMOS_R1) {
         sb_str(b, "{\"role\":\"system\",\"content\":");
         sb_json(b, vc_cap_cosmos_r1_system());
@@ -147,10 +154,8 @@ vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_fra
 vc_cap_body *vc_cap_enhance_body(const vc_caption_config *c, const char *caption)
 {
     const char *sys = c->enhance_prompt_text ? c->enhance_prompt_text : vc_cap_enhance_prompt(c->enhance_prompt_variant);
-    sb *b = vc_cap_body_new();
-    sb_str(b, "{\"model\":");
-    sb_json(b, vc_cap_enhance_model(c));
-    sb_str(b, ",\"messages\":[{\"role\":\"system\",\"content\":");
+    sb *b = begin_chat(vc_cap_enhance_model(c));
+    sb_str(b, "{\"role\":\"system\",\"content\":");
     sb_json(b, sys);
     sb_str(b, "},{\"role\":\"user\",\"content\":");
     sb_json(b, caption);
