@@ -13,7 +13,7 @@ VCURATE="${VCURATE:-build/src/cli/vcurate}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vc-jpegfid.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -o "$TMP/bench_caption" bench/caption/bench_caption.c \
-   src/caption/sampling.c src/caption/resize.c src/caption/jpeg.c src/caption/base64.c src/caption/body.c src/caption/framer.c \
+   src/caption/sampling.c src/caption/resize.c src/caption/fdct.c src/caption/jpeg.c src/caption/base64.c src/caption/body.c src/caption/framer.c \
    src/caption/client.c src/caption/request.c src/caption/config.c src/caption/prompts.c src/util/common.c src/util/cpu.c src/util/log.c \
    $(pkg-config --cflags --libs libswscale libavutil libjpeg jansson libcurl) -lpthread -lm
 # the source frames, and a lossless video of exactly them for split to cut

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
+#include <jpegint.h>
 
+#include "caption/fdct.h"
 #include "util/common.h"
 
 struct vc_jpeg {
@@ -18,6 +21,10 @@ struct vc_jpeg {
     size_t cap, len;
     uint8_t *strip;              /* 16 luma + 2 x 8 chroma rows, block-padded */
     size_t strip_cap;
+    vc_fdct2_fn fdct;            /* NULL: libjpeg's own DCT */
+    vc_fdct_div div[NUM_QUANT_TBLS];
+    int div_quality;             /* the quality div[] is for, 0: none yet */
+    JDIMENSION imcu_row;         /* the strip compress_strip() gets next */
     char err[JMSG_LENGTH_MAX + 32];
 };
 
@@ -61,6 +68,87 @@ static void dest_term(j_compress_ptr c)
     j->len = j->cap - c->dest->free_in_buffer;
 }
 
+/* One block to transform: its 8 rows, its column, its table, where to. */
+typedef struct block_job {
+    const uint8_t *const *rows;
+    int x, tbl;
+    int16_t *out;
+} block_job;
+
+/* The blocks of one MCU, two by two where they share a table. */
+static void run_jobs(const vc_jpeg *j, const block_job *b, int n)
+{
+    int16_t spare[64];
+    for (int i = 0; i < n;) {
+        if (i + 1 < n && b[i + 1].tbl == b[i].tbl) {
+            j->fdct(b[i].rows, b[i].x, b[i + 1].rows, b[i + 1].x, &j->div[b[i].tbl], b[i].out, b[i + 1].out);
+            i += 2;
+        } else {
+            j->fdct(b[i].rows, b[i].x, b[i].rows, b[i].x, &j->div[b[i].tbl], b[i].out, spare);
+            i++;
+        }
+    }
+}
+
+/* libjpeg's compress_data() for one strip (iMCU row) of an interleaved
+ * scan, with our DCT (caption/fdct.h) and the same MCUs: blocks past the
+ * image's right or bottom edge are zero with the DC of the block before,
+ * as jccoefct.c makes them. libjpeg then Huffman-codes each MCU. */
+static boolean compress_strip(j_compress_ptr c, JSAMPIMAGE in)
+{
+    vc_jpeg *j = (vc_jpeg *)c->client_data;
+    bool last_row = j->imcu_row == c->total_iMCU_rows - 1;
+    JBLOCK coef[C_MAX_BLOCKS_IN_MCU];
+    JBLOCKROW mcu[C_MAX_BLOCKS_IN_MCU];
+    const uint8_t *rows[MAX_COMPS_IN_SCAN][MAX_SAMP_FACTOR][8];
+    for (int ci = 0; ci < c->comps_in_scan; ci++) {
+        const jpeg_component_info *cp = c->cur_comp_info[ci];
+        for (int yi = 0; yi < cp->MCU_height; yi++)
+            for (int r = 0; r < 8; r++)
+                rows[ci][yi][r] = in[cp->component_index][yi * 8 + r];
+    }
+    for (JDIMENSION m = 0; m < c->MCUs_per_row; m++) {
+        block_job jobs[C_MAX_BLOCKS_IN_MCU];
+        int njobs = 0, blkn = 0;
+        for (int ci = 0; ci < c->comps_in_scan; ci++) {
+            const jpeg_component_info *cp = c->cur_comp_info[ci];
+            int real = m < c->MCUs_per_row - 1 ? cp->MCU_width : cp->last_col_width;
+            for (int yi = 0; yi < cp->MCU_height; yi++, blkn += cp->MCU_width) {
+                bool row_real = !last_row || yi < cp->last_row_height;
+                for (int bi = 0; bi < cp->MCU_width; bi++) {
+                    mcu[blkn + bi] = &coef[blkn + bi];
+                    if (row_real && bi < real) {
+                        jobs[njobs++] = (block_job){ rows[ci][yi], (int)(m * (JDIMENSION)cp->MCU_sample_width) + bi * 8,
+                                                     cp->quant_tbl_no, coef[blkn + bi] };
+                        continue;
+                    }
+                    memset(coef[blkn + bi], 0, sizeof(JBLOCK));
+                }
+            }
+        }
+        run_jobs(j, jobs, njobs);
+        /* the dummy blocks' DCs, in MCU order (each may copy the one before) */
+        blkn = 0;
+        for (int ci = 0; ci < c->comps_in_scan; ci++) {
+            const jpeg_component_info *cp = c->cur_comp_info[ci];
+            int real = m < c->MCUs_per_row - 1 ? cp->MCU_width : cp->last_col_width;
+            for (int yi = 0; yi < cp->MCU_height; yi++, blkn += cp->MCU_width) {
+                if (last_row && yi >= cp->last_row_height) {
+                    for (int bi = 0; bi < cp->MCU_width; bi++)
+                        coef[blkn + bi][0] = coef[blkn - 1][0];
+                } else {
+                    for (int bi = real; bi < cp->MCU_width; bi++)
+                        coef[blkn + bi][0] = coef[blkn + bi - 1][0];
+                }
+            }
+        }
+        if (!c->entropy->encode_mcu(c, mcu))
+            ERREXIT(c, JERR_CANT_SUSPEND);   /* our destination never suspends */
+    }
+    j->imcu_row++;
+    return TRUE;
+}
+
 vc_jpeg *vc_jpeg_new(void)
 {
     vc_jpeg *j = vc_xcalloc(1, sizeof(*j));
@@ -77,6 +165,7 @@ vc_jpeg *vc_jpeg_new(void)
     j->dest.empty_output_buffer = dest_grow;
     j->dest.term_destination = dest_term;
     j->c.dest = &j->dest;
+    j->fdct = vc_fdct2_best();
     return j;
 }
 
@@ -88,6 +177,11 @@ void vc_jpeg_free(vc_jpeg *j)
     free(j->out);
     free(j->strip);
     free(j);
+}
+
+void vc_jpeg_use_dct(vc_jpeg *j, vc_fdct2_fn f)
+{
+    j->fdct = f;
 }
 
 const char *vc_jpeg_error(const vc_jpeg *j)
@@ -148,6 +242,15 @@ int vc_jpeg_encode420(vc_jpeg *j, const uint8_t *const planes[3], const int stri
     for (int k = 1; k < 3; k++)
         c->comp_info[k].h_samp_factor = c->comp_info[k].v_samp_factor = 1;
     jpeg_start_compress(c, TRUE);
+    if (j->fdct && c->comps_in_scan == 3) {
+        if (j->div_quality != quality) {
+            for (int t = 0; t < 2; t++)
+                vc_fdct_div_init(&j->div[t], c->quant_tbl_ptrs[t]->quantval);
+            j->div_quality = quality;
+        }
+        j->imcu_row = 0;
+        c->coef->compress_data = compress_strip;
+    }
     JSAMPROW yr[16], cbr[8], crr[8];
     JSAMPARRAY data[3] = { yr, cbr, crr };
     uint8_t *sy = j->strip, *scb = sy + 16 * yw, *scr = scb + 8 * cpw;

@@ -308,49 +308,81 @@ static void test_base64(void **state)
     }
 }
 
+/* Frame content for the JPEG tests: the smooth pattern, then the extremes
+ * the DCT's 16-bit ranges are built for (full-range noise, a 0/255
+ * checkerboard, black, white). */
+static void content(uint8_t *p, int w, int h, ptrdiff_t stride, unsigned seed, int kind)
+{
+    if (kind == 0) {
+        pattern(p, w, h, stride, seed);
+        return;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            seed = seed * 1103515245u + 12345u;
+            uint8_t v = kind == 1 ? (uint8_t)(seed >> 16) : kind == 2 ? ((x ^ y) & 1 ? 255 : 0) : kind == 3 ? 0 : 255;
+            p[(ptrdiff_t)y * stride + x] = v;
+        }
+}
+
 /* Our strip-fed JPEG writer gives TurboJPEG's bytes (same libjpeg, same
- * settings), for sizes that are and are not whole 16x16 MCUs, padded
- * strides, and qualities across the range; bad arguments are refused. */
+ * settings) with each DCT path (libjpeg's own, and caption/fdct.h's C,
+ * AVX2 and AVX-512VL ones where this CPU has them), for sizes that are and
+ * are not whole 16x16 MCUs (dummy blocks at the right and bottom), padded
+ * strides, extreme content and qualities across the range; bad arguments
+ * are refused. */
 static void test_jpeg(void **state)
 {
     (void)state;
-    static const int SIZES[][2] = { { 1008, 560 }, { 644, 364 }, { 17, 9 }, { 1, 1 }, { 33, 200 }, { 16, 16 } };
+    static const int SIZES[][2] = { { 1008, 560 }, { 644, 364 }, { 17, 9 }, { 1, 1 }, { 33, 200 },
+                                    { 16, 16 }, { 24, 40 }, { 392, 392 } };
     static const int QUALITIES[] = { 1, 50, 90, 100 };
     vc_jpeg *j = vc_jpeg_new();
     tjhandle tj = tjInitCompress();
-    for (size_t s = 0; s < sizeof SIZES / sizeof *SIZES; s++) {
-        int w = SIZES[s][0], h = SIZES[s][1], cw = (w + 1) / 2, ch = (h + 1) / 2;
-        int strides[3] = { w + 13, cw + 5, cw + 7 };
-        uint8_t *pl[3];
-        for (int k = 0; k < 3; k++) {
-            /* TurboJPEG reads 4:2:0 luma planes as even-sized: the extra
-             * column and row repeat the edge, as our writer pads */
-            int pw = k ? cw : w, ph = k ? ch : h, ph2 = k ? ch : (h + 1) & ~1;
-            pl[k] = malloc((size_t)strides[k] * (size_t)ph2);
-            pattern(pl[k], pw, ph, strides[k], (unsigned)(s * 3 + (size_t)k));
-            for (int y = 0; y < ph2; y++) {
-                uint8_t *row = pl[k] + (size_t)y * (size_t)strides[k];
-                if (y >= ph)
-                    memcpy(row, row - strides[k], (size_t)pw);
-                row[pw] = row[pw - 1];
+    for (int path = -1; path <= VC_FDCT_AVX512VL; path++) {
+        vc_fdct2_fn f = path < 0 ? NULL : vc_fdct2_path(path);
+        if (path >= 0 && !f) {
+            print_message("JPEG: DCT path %d not on this CPU, skipped\n", path);
+            continue;
+        }
+        vc_jpeg_use_dct(j, f);
+        for (size_t s = 0; s < sizeof SIZES / sizeof *SIZES; s++)
+            for (int kind = 0; kind < 5; kind++) {
+                int w = SIZES[s][0], h = SIZES[s][1], cw = (w + 1) / 2, ch = (h + 1) / 2;
+                int strides[3] = { w + 13, cw + 5, cw + 7 };
+                uint8_t *pl[3];
+                for (int k = 0; k < 3; k++) {
+                    /* TurboJPEG reads 4:2:0 luma planes as even-sized: the extra
+                     * column and row repeat the edge, as our writer pads */
+                    int pw = k ? cw : w, ph = k ? ch : h, ph2 = k ? ch : (h + 1) & ~1;
+                    pl[k] = malloc((size_t)strides[k] * (size_t)ph2);
+                    content(pl[k], pw, ph, strides[k], (unsigned)(s * 3 + (size_t)k), kind);
+                    for (int y = 0; y < ph2; y++) {
+                        uint8_t *row = pl[k] + (size_t)y * (size_t)strides[k];
+                        if (y >= ph)
+                            memcpy(row, row - strides[k], (size_t)pw);
+                        row[pw] = row[pw - 1];
+                    }
+                }
+                const uint8_t *planes[3] = { pl[0], pl[1], pl[2] };
+                for (size_t q = 0; q < sizeof QUALITIES / sizeof *QUALITIES; q++) {
+                    const uint8_t *ours;
+                    size_t len;
+                    assert_int_equal(vc_jpeg_encode420(j, planes, strides, w, h, QUALITIES[q], &ours, &len), 0);
+                    unsigned char *ref = NULL;
+                    unsigned long rlen = 0;
+                    assert_int_equal(tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &ref, &rlen,
+                                                             QUALITIES[q], TJFLAG_ACCURATEDCT), 0);
+                    if (len != rlen || memcmp(ours, ref, len) != 0)
+                        fail_msg("DCT path %d, %dx%d, content %d, q%d: %zu bytes, TurboJPEG %lu, or different bytes",
+                                 path, w, h, kind, QUALITIES[q], len, rlen);
+                    tjFree(ref);
+                }
+                for (int k = 0; k < 3; k++)
+                    free(pl[k]);
             }
-        }
-        const uint8_t *planes[3] = { pl[0], pl[1], pl[2] };
-        for (size_t q = 0; q < sizeof QUALITIES / sizeof *QUALITIES; q++) {
-            const uint8_t *ours;
-            size_t len;
-            assert_int_equal(vc_jpeg_encode420(j, planes, strides, w, h, QUALITIES[q], &ours, &len), 0);
-            unsigned char *ref = NULL;
-            unsigned long rlen = 0;
-            assert_int_equal(tjCompressFromYUVPlanes(tj, planes, w, strides, h, TJSAMP_420, &ref, &rlen,
-                                                     QUALITIES[q], TJFLAG_ACCURATEDCT), 0);
-            if (len != rlen || memcmp(ours, ref, len) != 0)
-                fail_msg("%dx%d q%d: %zu bytes, TurboJPEG %lu, or different bytes", w, h, QUALITIES[q], len, rlen);
-            tjFree(ref);
-        }
-        for (int k = 0; k < 3; k++)
-            free(pl[k]);
     }
+    vc_jpeg_use_dct(j, vc_fdct2_best());
     const uint8_t *out;
     size_t len;
     uint8_t px[4] = { 0 };
