@@ -107,7 +107,23 @@ static boolean compress_strip(j_compress_ptr c, JSAMPIMAGE in)
             for (int r = 0; r < 8; r++)
                 rows[ci][yi][r] = in[cp->component_index][yi * 8 + r];
     }
-    for (JDIMENSION m = 0; m < c->MCUs_per_row; m++) {
+    /* 4:2:0 MCUs wholly inside the frame: Y's two rows of two, then Cb
+     * and Cr, as three pairs */
+    bool yuv420 = c->comps_in_scan == 3 && c->cur_comp_info[0]->MCU_width == 2 &&
+                  c->cur_comp_info[0]->MCU_height == 2 && c->blocks_in_MCU == 6 &&
+                  c->cur_comp_info[1]->quant_tbl_no == c->cur_comp_info[2]->quant_tbl_no;
+    JDIMENSION whole = yuv420 && !(last_row && c->cur_comp_info[0]->last_row_height < 2) ? c->MCUs_per_row - 1 : 0;
+    for (int b = 0; b < 6; b++)
+        mcu[b] = &coef[b];
+    for (JDIMENSION m = 0; m < whole; m++) {
+        int x = (int)m * 16;
+        j->fdct(rows[0][0], x, rows[0][0], x + 8, &j->div[c->cur_comp_info[0]->quant_tbl_no], coef[0], coef[1]);
+        j->fdct(rows[0][1], x, rows[0][1], x + 8, &j->div[c->cur_comp_info[0]->quant_tbl_no], coef[2], coef[3]);
+        j->fdct(rows[1][0], x / 2, rows[2][0], x / 2, &j->div[c->cur_comp_info[1]->quant_tbl_no], coef[4], coef[5]);
+        if (!c->entropy->encode_mcu(c, mcu))
+            ERREXIT(c, JERR_CANT_SUSPEND);
+    }
+    for (JDIMENSION m = whole; m < c->MCUs_per_row; m++) {
         block_job jobs[C_MAX_BLOCKS_IN_MCU];
         int njobs = 0, blkn = 0;
         for (int ci = 0; ci < c->comps_in_scan; ci++) {
