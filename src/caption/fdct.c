@@ -261,5 +261,5 @@ vc_fdct2_fn vc_fdct2_best(void)
     for (int p = VC_FDCT_AVX512VL; p > VC_FDCT_C; p--)
         if (vc_fdct2_path(p))
             return vc_fdct2_path(p);
-    return fdct2_c;
+    return NULL;   /* libjpeg-turbo's own SIMD (e.g. NEON) beats our C */
 }

@@ -33,7 +33,9 @@ typedef void (*vc_fdct2_fn)(const uint8_t *const ra[8], int xa, const uint8_t *c
 
 enum { VC_FDCT_C, VC_FDCT_AVX2, VC_FDCT_AVX512VL };
 
-/* One path (NULL where this CPU or compiler lacks it), or the fastest. */
+/* One path (NULL where this CPU or compiler lacks it), or the fastest
+ * SIMD one (NULL without one: then libjpeg's own DCT is faster than our C,
+ * which is there to test the rest against). */
 vc_fdct2_fn vc_fdct2_path(int path);
 vc_fdct2_fn vc_fdct2_best(void);
 
