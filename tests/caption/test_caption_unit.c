@@ -24,6 +24,8 @@
 #include "caption/request.h"
 #include "caption/resize.h"
 #include "caption/sampling.h"
+#include "support/tmpdir.h"
+#include "util/common.h"
 
 typedef struct row {
     double fps;
@@ -474,11 +476,8 @@ static void test_resize_pil(void **state)
     (void)state;
     if (system("/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1") != 0)
         skip();
-    char dir[] = "/tmp/vc-resize-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char in[64], out[64], cmd[512];
-    snprintf(in, sizeof in, "%s/in.pgm", dir);
-    snprintf(out, sizeof out, "%s/out.raw", dir);
+    char *dir = vc_test_tmpdir("resize");
+    char *in = vc_asprintf("%s/in.pgm", dir), *out = vc_asprintf("%s/out.raw", dir), cmd[1024];
     static const int SZ[][4] = { { 1920, 1080, 1008, 560 }, { 1280, 720, 1008, 560 }, { 640, 360, 644, 364 },
                                  { 97, 61, 40, 23 } };
     for (size_t i = 0; i < sizeof SZ / sizeof SZ[0]; i++) {
@@ -516,9 +515,10 @@ static void test_resize_pil(void **state)
         free(a);
         free(p);
     }
-    remove(in);
-    remove(out);
-    rmdir(dir);
+    free(in);
+    free(out);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
+    free(dir);
 }
 
 static void test_request_body(void **state)

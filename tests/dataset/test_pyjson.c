@@ -14,6 +14,7 @@
 
 #include "dataset/pyjson.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 
 #define PYTHON "/usr/bin/python3"
 
@@ -28,8 +29,7 @@ static void check_dump(const json_t *v, int indent, const char *want)
  * file that jansson writes with full float precision). */
 static void python_dumps(const json_t *tree, char **compact, char **indented)
 {
-    char dir[] = "/tmp/vc_pyjson_XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char *dir = vc_test_tmpdir("pyjson");
     char *in = vc_asprintf("%s/in.json", dir);
     char *o1 = vc_asprintf("%s/o1.json", dir);
     char *o2 = vc_asprintf("%s/o2.json", dir);
@@ -44,9 +44,8 @@ static void python_dumps(const json_t *tree, char **compact, char **indented)
     *indented = vc_fs_read_all(o2, NULL);
     assert_non_null(*compact);
     assert_non_null(*indented);
-    char *rm = vc_asprintf("rm -rf %s", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
+    free(dir);
     free(cmd);
     free(in);
     free(o1);
@@ -262,8 +261,7 @@ static void test_random_vs_python(void **state)
 static void test_write_file(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vc_pyjson_w_XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char *dir = vc_test_tmpdir("pyjson-w");
     char *path = vc_asprintf("%s/sub/x.json", dir);
     json_t *o = json_pack("{s:i}", "k", 1);
     assert_int_equal(vc_pyjson_write_file(path, o, 4, true), 0);
@@ -276,9 +274,8 @@ static void test_write_file(void **state)
     assert_string_equal(got, "{\"k\": 1}");
     free(got);
     json_decref(o);
-    char *rm = vc_asprintf("rm -rf %s", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
+    free(dir);
     free(path);
 }
 

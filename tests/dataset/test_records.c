@@ -15,6 +15,7 @@
 #include "dataset/pyjson.h"
 #include "dataset/records.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 
 #define CLIP_UUID "7d3f6a52-1f0e-5b8e-9a43-0c1d2e3f4a5b"
 #define CLIP_UUID2 "11111111-2222-5333-8444-555555555555"
@@ -209,18 +210,10 @@ static vc_clip make_clip(const char *uuid, double start, double end, bool with_m
     return c;
 }
 
-static char *tmpdir(void)
-{
-    char t[] = "/tmp/vc_records_XXXXXX";
-    assert_non_null(mkdtemp(t));
-    return vc_xstrdup(t);
-}
-
+/* dir and what is in it; dir itself is freed */
 static void rm_rf(char *dir)
 {
-    char *cmd = vc_asprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 
@@ -237,7 +230,7 @@ static void test_clipmeta_captions_off(void **state)
     (void)state;
     vc_video v = make_video();
     vc_clip c = make_clip(CLIP_UUID, 0.5, 9.9, true);
-    char *out = tmpdir();
+    char *out = vc_test_tmpdir("records");
     char *loc = vc_out_clip_mp4_path("/out", c.uuid, false);
     json_t *meta = vc_clipmeta_json(&v, &c, loc);
     assert_int_equal(vc_write_clip_meta(out, c.uuid, meta), 0);
@@ -352,7 +345,7 @@ static void test_chunking_rule(void **state)
 static void test_processed_video_record(void **state)
 {
     (void)state;
-    char *out = tmpdir();
+    char *out = vc_test_tmpdir("records");
     vc_video v = make_video();
     assert_int_equal(vc_write_processed_video(out, &v, 3, 2), 0);
     char *path = vc_out_processed_video_path(out, v.relpath);
@@ -373,7 +366,7 @@ static void test_processed_video_record(void **state)
 static void test_clip_chunk_record(void **state)
 {
     (void)state;
-    char *out = tmpdir();
+    char *out = vc_test_tmpdir("records");
     vc_video v = make_video();
     vc_clip passed = make_clip(CLIP_UUID, 0.5, 9.9, true);
     vc_clip filtered = make_clip(CLIP_UUID2, 20.0, 23.0, true);
@@ -398,7 +391,7 @@ static void test_clip_chunk_record(void **state)
 static void test_video_errors_record(void **state)
 {
     (void)state;
-    char *out = tmpdir();
+    char *out = vc_test_tmpdir("records");
     vc_video v = make_video();
     json_t *errs = json_object();
     json_object_set_new(errs, "download", json_string("cannot read \"a.mp4\": No such file"));

@@ -14,6 +14,7 @@
 #include "dataset/resume.h"
 #include "dataset/videolist.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 
 typedef struct {
     char *root, *in, *out;
@@ -47,9 +48,7 @@ static void write_chunk(fixture *f, const char *rel, int64_t i)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    char t[] = "/tmp/vc_resume_XXXXXX";
-    assert_non_null(mkdtemp(t));
-    f->root = vc_xstrdup(t);
+    f->root = vc_test_tmpdir("resume");
     f->in = vc_fs_join(f->root, "in");
     f->out = vc_fs_join(f->root, "out");
     const char *videos[] = {"f.mp4", "a.mp4", "c/d.mp4", "e.mp4", "b.mp4"};
@@ -71,9 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char *cmd = vc_asprintf("rm -rf '%s'", f->root);
-    int rc = system(cmd);
-    free(cmd);
+    int rc = vc_test_rm_rf(f->root);
     free(f->root);
     free(f->in);
     free(f->out);

@@ -17,6 +17,7 @@
 #include "dataset/records.h"
 #include "dataset/summary.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 
 #define PYTHON "/usr/bin/python3"
 
@@ -134,9 +135,7 @@ static void write_chunk(fixture *f, const vc_video *v, int64_t idx, const vc_chu
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    char t[] = "/tmp/vc_summary_XXXXXX";
-    assert_non_null(mkdtemp(t));
-    f->root = vc_xstrdup(t);
+    f->root = vc_test_tmpdir("summary");
     f->in = vc_fs_join(f->root, "in");
     f->out = vc_fs_join(f->root, "out");
     const char *rels[] = {"a.mp4", "b.mp4", "c/d.mp4", "a.mp4", "e.mp4"};
@@ -181,9 +180,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char *cmd = vc_asprintf("rm -rf '%s'", f->root);
-    int rc = system(cmd);
-    free(cmd);
+    int rc = vc_test_rm_rf(f->root);
     vc_strlist_free(&f->listing);
     free(f->root);
     free(f->in);
@@ -302,8 +299,7 @@ static void test_backups(void **state)
 static void test_empty_run(void **state)
 {
     (void)state;
-    char t[] = "/tmp/vc_summary_empty_XXXXXX";
-    assert_non_null(mkdtemp(t));
+    char *t = vc_test_tmpdir("summary-empty");
     vc_strlist none = {0};
     vc_summary_input in = {.output_path = t, .input_path = "/in", .input_videos = &none};
     json_t *s = vc_summary_json(&in, NULL);
@@ -322,9 +318,8 @@ static void test_empty_run(void **state)
         "\"total_num_clips_with_webp\": 0}");
     free(text);
     json_decref(s);
-    char *cmd = vc_asprintf("rm -rf '%s'", t);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    assert_int_equal(vc_test_rm_rf(t), 0);
+    free(t);
 }
 
 int main(void)

@@ -20,22 +20,8 @@
 #include "models/models.h"
 #include "models/safetensors.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 #include "util/common.h"
-
-static char *tmpdir(void)
-{
-    char tmpl[] = "/tmp/vc_models_unit_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return vc_xstrdup(d);
-}
-
-static void rm_rf(const char *d)
-{
-    char *cmd = vc_asprintf("rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -89,7 +75,7 @@ static void test_registry(void **state)
     assert_int_equal(ex.items[0].shape[0], 32128);
     assert_int_equal(ex.items[0].shape[1], 1024);
     vc_model_tensors_free(&ex);
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     char *cfg = vc_fs_join(d, "config.json");
     write_file(cfg, "{\"d_model\": 8, \"d_kv\": 4, \"num_heads\": 2, \"d_ff\": 16, \"num_layers\": 2,"
                     " \"vocab_size\": 40, \"feed_forward_proj\": \"gated-gelu\"}");
@@ -109,7 +95,7 @@ static void test_registry(void **state)
     assert_non_null(strstr(err, "d_model"));
     vc_model_tensors_free(&ex);
     free(cfg);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 
     assert_true(vc_models_t5_keep_tensor("shared.weight"));
@@ -151,7 +137,7 @@ static void test_etags_and_hashes(void **state)
                      VC_ETAG_SHA256);
     assert_int_equal(vc_etag_kind_of("123-abc"), VC_ETAG_NONE);
 
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     char *p = vc_fs_join(d, "hello.txt");
     write_file(p, "hello\n");
     char got[160];
@@ -168,14 +154,14 @@ static void test_etags_and_hashes(void **state)
     assert_string_equal(got, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
     assert_int_equal(vc_hash_file_check(p, "weak-etag", 6, got, sizeof got, NULL), -1);
     free(p);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 }
 
 static void test_records_and_partials(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     char *f = vc_fs_join(d, "sub/w.bin");
     write_file(f, "0123456789");
     vc_file_record r;
@@ -225,7 +211,7 @@ static void test_records_and_partials(void **state)
     free(rp);
     free(want);
     free(f);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 }
 
@@ -240,7 +226,7 @@ static uint64_t rd64(const unsigned char *p)
 static void test_safetensors_writer(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     char *path = vc_fs_join(d, "out.safetensors");
     /* b: 2x3 float32 contiguous; a: 3x2 float16 given transposed (strides);
      * s: int64 scalar; e: empty. */
@@ -304,14 +290,14 @@ static void test_safetensors_writer(void **state)
     assert_non_null(strstr(err, "twice"));
     free(p2);
     free(path);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 }
 
 static void test_index_shards(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     char *ip = vc_fs_join(d, "model.safetensors.index.json");
     write_file(ip, "{\"metadata\": {}, \"weight_map\": {\"shared.weight\": \"m-1.safetensors\","
                    " \"encoder.block.0.x\": \"m-1.safetensors\", \"decoder.block.0.x\": \"m-2.safetensors\","
@@ -335,7 +321,7 @@ static void test_index_shards(void **state)
     assert_true(vc_models_is_index("pytorch_model.bin.index.json"));
     assert_false(vc_models_is_index("pytorch_model.bin"));
     free(ip);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 }
 
@@ -377,7 +363,7 @@ static void write_fake_transnet(const char *repo_dir, int64_t fc1_cols)
 static void test_check(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = vc_test_tmpdir("models-unit");
     const char *ids[] = { "transnetv2", NULL };
     char err[2048];
     assert_int_equal(vc_models_check(d, ids, err, sizeof err), -1);
@@ -442,7 +428,7 @@ static void test_check(void **state)
     free(p);
 #endif
     free(repo);
-    rm_rf(d);
+    assert_int_equal(vc_test_rm_rf(d), 0);
     free(d);
 }
 

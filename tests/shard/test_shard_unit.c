@@ -25,21 +25,8 @@
 #include "shard/tarwriter.h"
 #include "shard/wdinfo.h"
 #include "storage/fs.h"
+#include "support/tmpdir.h"
 #include "util/common.h"
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/vc-shard-unit-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    return vc_xstrdup(tmpl);
-}
-
-static void rm_rf(const char *dir)
-{
-    char *cmd = vc_asprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-}
 
 static void write_file(const char *path, const void *data, size_t len)
 {
@@ -129,7 +116,7 @@ static void test_pickle_matches_python(void **state)
     const char *tests_dir = getenv("VC_SHARD_TESTS_DIR");
     if (!tests_dir || access("/usr/bin/python3", X_OK) != 0)
         skip();
-    char *dir = make_tmpdir();
+    char *dir = vc_test_tmpdir("shard-unit");
     int idx = 0;
     const int64_t t5[] = { 124, 1024, 7, 1024, 40, 1024, 1, 1024, 512, 1024 };
     write_pickle_case(dir, idx++, t5, 5);
@@ -154,7 +141,7 @@ static void test_pickle_matches_python(void **state)
     char *cmd = vc_asprintf("/usr/bin/python3 '%s/check_pickle.py' '%s'", tests_dir, dir);
     assert_int_equal(system(cmd), 0);
     free(cmd);
-    rm_rf(dir);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 
@@ -188,7 +175,7 @@ static void make_tar(const char *path, const char *src, bool copy_range)
 static void test_tar_layout(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = vc_test_tmpdir("shard-unit");
     char *src = vc_asprintf("%s/clip.bin", dir);
     size_t n = 3 * 1024 * 1024 + 123;
     char *data = vc_xmalloc(n);
@@ -223,14 +210,14 @@ static void test_tar_layout(void **state)
     free(a);
     free(b);
     free(src);
-    rm_rf(dir);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 
 static void test_tar_short_source_fails_cleanly(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = vc_test_tmpdir("shard-unit");
     char *src = vc_asprintf("%s/clip.bin", dir), *dst = vc_asprintf("%s/x.tar", dir);
     write_file(src, "0123456789", 10);
     for (int mode = 0; mode < 2; mode++) {
@@ -252,7 +239,7 @@ static void test_tar_short_source_fails_cleanly(void **state)
     vc_strlist_free(&files);
     free(src);
     free(dst);
-    rm_rf(dir);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 
@@ -398,7 +385,7 @@ static void test_json_nonfinite_roundtrip(void **state)
 static void test_metas_member(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = vc_test_tmpdir("shard-unit");
     char *p = vc_asprintf("%s/m.json", dir);
     const char *src = "{\n    \"span_uuid\": \"x\",\n    \"valid\": true,\n    \"windows\": [\n"
                       "        {\"start_frame\": 0, \"qwen_caption\": \"caf\\u00e9\"},\n"
@@ -416,7 +403,7 @@ static void test_metas_member(void **state)
                            "\"qwen_caption\": \"caf\\u00e9\"}, {\"start_frame\": 5}], \"z\": 1.0}");
     free(m);
     free(p);
-    rm_rf(dir);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 
@@ -463,7 +450,7 @@ static int shard(const char *in, const char *out, const char *extra)
 static void test_cmd_in_process(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = vc_test_tmpdir("shard-unit");
     char *in = vc_asprintf("%s/in", dir), *out = vc_asprintf("%s/out", dir);
     write_clip(in, "c1", 1280, 720, 240, 1000);
     write_clip(in, "c2", 1280, 720, 240, 2000);
@@ -520,7 +507,7 @@ static void test_cmd_in_process(void **state)
     free(sp);
     free(in);
     free(out);
-    rm_rf(dir);
+    assert_int_equal(vc_test_rm_rf(dir), 0);
     free(dir);
 }
 

@@ -16,21 +16,7 @@
 #include <unistd.h>
 
 #include "storage/fs.h"
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/vc_fs_test_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return vc_xstrdup(d);
-}
-
-static void rm_rf(const char *path)
-{
-    char *cmd = vc_asprintf("rm -rf '%s'", path);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-}
+#include "support/tmpdir.h"
 
 static void write_file(const char *dir, const char *rel, const char *text)
 {
@@ -54,7 +40,7 @@ static size_t count_entries(const char *dir)
 static void test_write_atomic(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     char *path = vc_fs_join(root, "a/b/c/file.json");
     assert_int_equal(vc_fs_write_atomic(path, "hello", 5), 0);
     size_t len = 0;
@@ -73,14 +59,14 @@ static void test_write_atomic(void **state)
     assert_int_equal(count_entries(dir), 1);
     free(dir);
     free(path);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 
 static void test_write_noclobber(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     char *path = vc_fs_join(root, "x/rec.json");
     assert_int_equal(vc_fs_write_atomic_noclobber(path, "first", 5), 0);
     assert_int_equal(vc_fs_write_atomic_noclobber(path, "second", 6), 1);
@@ -91,14 +77,14 @@ static void test_write_noclobber(void **state)
     assert_int_equal(count_entries(dir), 1);
     free(dir);
     free(path);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 
 static void test_write_error_names_no_leftover(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     /* A regular file where a directory is needed. */
     write_file(root, "blocker", "x");
     char *path = vc_fs_join(root, "blocker/sub/file");
@@ -107,7 +93,7 @@ static void test_write_error_names_no_leftover(void **state)
     assert_false(vc_fs_exists(path));
     assert_int_equal(count_entries(root), 1);
     free(path);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 
@@ -131,7 +117,7 @@ static void *mk_thread(void *p)
 static void test_concurrent_mkdirs(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     pthread_t th[8];
     mk_arg args[8];
     for (int i = 0; i < 8; i++) {
@@ -146,14 +132,14 @@ static void test_concurrent_mkdirs(void **state)
     assert_int_equal(vc_fs_list_recursive(root, &l), 0);
     assert_int_equal(l.len, 8 * 50);
     vc_strlist_free(&l);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 
 static void test_list_recursive_sorted(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     write_file(root, "b.mp4", "1");
     write_file(root, "a/z.mp4", "1");
     write_file(root, "a/B.mp4", "1");
@@ -191,7 +177,7 @@ static void test_list_recursive_sorted(void **state)
     free(link1);
     free(adir);
     free(link2);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 
@@ -206,7 +192,7 @@ static void test_list_missing_dir(void **state)
 static void test_clean_temp(void **state)
 {
     (void)state;
-    char *root = make_tmpdir();
+    char *root = vc_test_tmpdir("fs-test");
     write_file(root, "keep.json", "1");
     write_file(root, "d/.keep.json.tmp-1-2-3", "1");
     write_file(root, "d/.tmp-1-2-3", "1"); /* not our pattern (no base name) */
@@ -217,7 +203,7 @@ static void test_clean_temp(void **state)
     assert_true(vc_fs_exists(kept));
     free(gone);
     free(kept);
-    rm_rf(root);
+    assert_int_equal(vc_test_rm_rf(root), 0);
     free(root);
 }
 

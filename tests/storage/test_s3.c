@@ -16,6 +16,7 @@
 
 #include "storage/fs.h"
 #include "storage/s3.h"
+#include "support/tmpdir.h"
 
 char *vc_s3_profile_for(const char *url);
 void vc_s3_profiles_reset(void);
@@ -147,7 +148,7 @@ static void test_ini(void **state)
     free(v);
 }
 
-static char tmpdir[64];
+static char *tmpdir;
 
 static void write_text(const char *name, const char *text)
 {
@@ -172,8 +173,7 @@ static void clear_env(void)
 static int setup_files(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/vc_s3_test_XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    tmpdir = vc_test_tmpdir("s3-test");
     write_text("credentials", CREDS);
     write_text("config", CONFIG);
     char *c = vc_asprintf("%s/credentials", tmpdir);
@@ -189,9 +189,9 @@ static int setup_files(void **state)
 static int teardown_files(void **state)
 {
     (void)state;
-    char *cmd = vc_asprintf("rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    assert_int_equal(vc_test_rm_rf(tmpdir), 0);
+    free(tmpdir);
+    tmpdir = NULL;
     return 0;
 }
 

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <spawn.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "nn/weights.h"
+#include "support/tmpdir.h"
 #include "util/common.h"
 
 #define SKIP_EXIT 77
@@ -32,7 +32,7 @@
 
 extern char **environ;
 
-static char tmpdir[PATH_MAX];
+static char *tmpdir;
 static json_t *manifest;
 static char err[1024];
 
@@ -361,17 +361,10 @@ static int run_generator(const char *python, const char *script)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void remove_tmpdir(void)
 {
-    nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    vc_test_rm_rf(tmpdir);
+    free(tmpdir);
 }
 
 int main(int argc, char **argv)
@@ -380,12 +373,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PYTHON gen_checkpoints.py\n", argv[0]);
         return 1;
     }
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof(tmpdir), "%s/vc_nnio_XXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir = vc_test_tmpdir("nnio");
     int rc = run_generator(argv[1], argv[2]);
     if (rc != 0) {
         remove_tmpdir();
