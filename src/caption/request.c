@@ -118,14 +118,28 @@ static sb *begin_chat(const char *model)
     return b;
 }
 
+/* A system message and the comma after it. */
+static void system_message(sb *b, const char *text)
+{
+    sb_str(b, "{\"role\":\"system\",\"content\":");
+    sb_json(b, text);
+    sb_str(b, "},");
+}
+
+/* Closes the messages, adds the sampling fields and closes the body. */
+static sb *end_chat(sb *b, const vc_caption_config *c, int64_t max_tokens, bool vlm)
+{
+    sb_str(b, "]");
+    add_sampling(b, c, max_tokens, vlm);
+    sb_str(b, "}");
+    return b;
+}
+
 vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_frames *w, const char *text)
 {
     sb *b = begin_chat(vc_cap_model(c));
-    if (c->algo == VC_CAP_ALGO_COSMOS_R1) {
-        sb_str(b, "{\"role\":\"system\",\"content\":");
-        sb_json(b, vc_cap_cosmos_r1_system());
-        sb_str(b, "},");
-    }
+    if (c->algo == VC_CAP_ALGO_COSMOS_R1)
+        system_message(b, vc_cap_cosmos_r1_system());
     sb_str(b, "{\"role\":\"user\",\"content\":[");
     if (vc_cap_send_video(c)) {
         /* vLLM's VideoMediaIO: "video/jpeg" data is comma-separated base64 JPEG frames. */
@@ -145,24 +159,19 @@ vc_cap_body *vc_cap_vlm_body(const vc_caption_config *c, const vc_cap_window_fra
     }
     sb_str(b, "{\"type\":\"text\",\"text\":");
     sb_json(b, text);
-    sb_str(b, "}]}]");
-    add_sampling(b, c, c->max_output_tokens, true);
-    sb_str(b, "}");
-    return b;
+    sb_str(b, "}]}");
+    return end_chat(b, c, c->max_output_tokens, true);
 }
 
 vc_cap_body *vc_cap_enhance_body(const vc_caption_config *c, const char *caption)
 {
     const char *sys = c->enhance_prompt_text ? c->enhance_prompt_text : vc_cap_enhance_prompt(c->enhance_prompt_variant);
     sb *b = begin_chat(vc_cap_enhance_model(c));
-    sb_str(b, "{\"role\":\"system\",\"content\":");
-    sb_json(b, sys);
-    sb_str(b, "},{\"role\":\"user\",\"content\":");
+    system_message(b, sys);
+    sb_str(b, "{\"role\":\"user\",\"content\":");
     sb_json(b, caption);
-    sb_str(b, "}]");
-    add_sampling(b, c, c->enhance_max_tokens, false);
     sb_str(b, "}");
-    return b;
+    return end_chat(b, c, c->enhance_max_tokens, false);
 }
 
 /* re.search(r"<answer>\s*(.*?)\s*</answer>", text, DOTALL | IGNORECASE)
